@@ -1,0 +1,514 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+// listFlag collects a repeatable, comma-separable flag.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+
+func (l *listFlag) Set(v string) error {
+	l.set = true
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			l.vals = append(l.vals, s)
+		}
+	}
+	return nil
+}
+
+func (l *listFlag) ptr() *[]string {
+	if !l.set {
+		return nil
+	}
+	v := append([]string{}, l.vals...)
+	return &v
+}
+
+// adminCmd is one admin subcommand being parsed and run.
+type adminCmd struct {
+	env     *cmdEnv
+	fs      *flag.FlagSet
+	url     string
+	token   string
+	dataDir string
+	json    bool
+	args    []string
+}
+
+func newAdminCmd(env *cmdEnv, name string) *adminCmd {
+	c := &adminCmd{env: env, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.fs.SetOutput(env.stderr)
+	c.fs.StringVar(&c.url, "admin-url", "http://127.0.0.1:8081", "admin API base URL (GATEHOUSE_ADMIN_URL)")
+	c.fs.StringVar(&c.token, "admin-token", "", "admin API token (GATEHOUSE_ADMIN_TOKEN)")
+	c.fs.StringVar(&c.dataDir, "data-dir", "gatehouse-data", "dev-mode data directory holding a saved admin token (GATEHOUSE_DATA_DIR)")
+	c.fs.BoolVar(&c.json, "json", false, "print JSON")
+	return c
+}
+
+// parse reads flags wherever they stand among the positional arguments.
+func (c *adminCmd) parse(args []string) error {
+	for _, name := range []string{"admin-url", "admin-token", "data-dir"} {
+		if v := c.env.getenv("GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			c.fs.Set(name, v)
+		}
+	}
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			return errUsage
+		}
+		if c.fs.NArg() == 0 {
+			break
+		}
+		c.args = append(c.args, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
+	}
+	if c.token == "" {
+		b, err := os.ReadFile(filepath.Join(c.dataDir, "admin-token"))
+		if err != nil {
+			return errors.New("no admin token: set GATEHOUSE_ADMIN_TOKEN or --admin-token")
+		}
+		c.token = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+func (c *adminCmd) api() *admin.API { return admin.New(c.url, c.token) }
+
+// arg returns positional argument i or fails with a usage message.
+func (c *adminCmd) arg(i int, what string) (string, error) {
+	if i >= len(c.args) {
+		return "", fmt.Errorf("missing %s", what)
+	}
+	return c.args[i], nil
+}
+
+// print writes v as JSON with --json, else calls human.
+func (c *adminCmd) print(v any, human func(w *tabwriter.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	w := tabwriter.NewWriter(c.env.stdout, 0, 4, 2, ' ', 0)
+	human(w)
+	return w.Flush()
+}
+
+func adminCommand(ctx context.Context, env *cmdEnv, group string, args []string) error {
+	verb := ""
+	if group != "audit" {
+		if len(args) == 0 {
+			return fmt.Errorf("%s: missing subcommand (see gatehouse help)", group)
+		}
+		verb, args = args[0], args[1:]
+	}
+	run, ok := adminCommands[strings.TrimSpace(group+" "+verb)]
+	if !ok {
+		return fmt.Errorf("unknown command %q (see gatehouse help)", strings.TrimSpace(group+" "+verb))
+	}
+	return run(ctx, newAdminCmd(env, group+" "+verb), args)
+}
+
+// adminCommands maps "group verb" to its implementation.
+var adminCommands = map[string]func(context.Context, *adminCmd, []string) error{
+	"tenant create":        tenantCreate,
+	"tenant list":          tenantList,
+	"tenant get":           tenantGet,
+	"tenant delete":        tenantDelete,
+	"client create":        clientCreate,
+	"client list":          clientList,
+	"client get":           clientGet,
+	"client delete":        clientDelete,
+	"client rotate-secret": clientRotate,
+	"client retire-secret": clientRetire,
+	"client grant-tenant": func(ctx context.Context, c *adminCmd, args []string) error {
+		return clientTenantGrant(ctx, c, args, true)
+	},
+	"client revoke-tenant": func(ctx context.Context, c *adminCmd, args []string) error {
+		return clientTenantGrant(ctx, c, args, false)
+	},
+	"key list":   keyList,
+	"key rotate": keyRotate,
+	"audit":      auditList,
+}
+
+// everyPage follows a listing's cursors to the end.
+func everyPage[T any](fetch func(after string) (*admin.List[T], error)) ([]T, error) {
+	all := []T{}
+	after := ""
+	for {
+		page, err := fetch(after)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.Next == nil {
+			return all, nil
+		}
+		after = *page.Next
+	}
+}
+
+func seconds(d time.Duration) *int64 {
+	s := int64(d / time.Second)
+	return &s
+}
+
+func tenantCreate(ctx context.Context, c *adminCmd, args []string) error {
+	ttl := c.fs.Duration("access-token-ttl", 0, "default access-token lifetime for the tenant's clients")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	in := admin.TenantInput{Name: &name}
+	if *ttl != 0 {
+		in.Settings = &admin.TenantSettingsInput{AccessTokenTTL: seconds(*ttl)}
+	}
+	t, err := c.api().CreateTenant(ctx, in)
+	if err != nil {
+		return err
+	}
+	return c.print(t, func(w *tabwriter.Writer) { fmt.Fprintf(w, "created tenant %s (%s)\n", t.Name, t.ID) })
+}
+
+func tenantList(ctx context.Context, c *adminCmd, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	all, err := everyPage(func(after string) (*admin.List[admin.Tenant], error) { return c.api().ListTenants(ctx, after, 500) })
+	if err != nil {
+		return err
+	}
+	return c.print(all, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "NAME\tID\tTOKEN TTL\tCREATED")
+		for _, t := range all {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.Name, t.ID, ttlString(t.Settings.AccessTokenTTL), t.CreatedAt.Format(time.RFC3339))
+		}
+	})
+}
+
+func tenantGet(ctx context.Context, c *adminCmd, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	t, err := c.api().GetTenant(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.print(t, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "name:\t%s\nid:\t%s\ntoken ttl:\t%s\ncreated:\t%s\n", t.Name, t.ID, ttlString(t.Settings.AccessTokenTTL), t.CreatedAt.Format(time.RFC3339))
+	})
+}
+
+func tenantDelete(ctx context.Context, c *adminCmd, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	if err := c.api().DeleteTenant(ctx, name); err != nil {
+		return err
+	}
+	return c.print(map[string]string{"deleted": name}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "deleted tenant %s\n", name) })
+}
+
+func ttlString(s int64) string {
+	if s == 0 {
+		return "default"
+	}
+	return (time.Duration(s) * time.Second).String()
+}
+
+// clientFlags binds the settable client fields.
+type clientFlags struct {
+	name                     *string
+	grants, scopes, auds, ru listFlag
+	ttl                      *time.Duration
+	format                   *string
+	quota                    *string
+}
+
+func bindClientFlags(c *adminCmd) *clientFlags {
+	f := &clientFlags{
+		name:   c.fs.String("name", "", "display name"),
+		ttl:    c.fs.Duration("access-token-ttl", 0, "access-token lifetime (0: tenant default)"),
+		format: c.fs.String("token-format", "", "jwt or opaque"),
+		quota:  c.fs.String("quota", "", "token issuance quota, COUNT/DURATION (e.g. 100/1h); off to disable"),
+	}
+	c.fs.Var(&f.grants, "grant", "allowed grant type (repeatable)")
+	c.fs.Var(&f.scopes, "scope", "allowed scope (repeatable)")
+	c.fs.Var(&f.auds, "audience", "allowed audience (repeatable)")
+	c.fs.Var(&f.ru, "redirect-uri", "registered redirect URI (repeatable)")
+	return f
+}
+
+func (f *clientFlags) input(c *adminCmd) (admin.ClientInput, error) {
+	in := admin.ClientInput{Grants: f.grants.ptr(), Scopes: f.scopes.ptr(), Audiences: f.auds.ptr(), RedirectURIs: f.ru.ptr()}
+	c.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "name":
+			in.Name = f.name
+		case "access-token-ttl":
+			in.AccessTokenTTL = seconds(*f.ttl)
+		case "token-format":
+			in.TokenFormat = f.format
+		}
+	})
+	if *f.quota != "" {
+		q := admin.Quota{}
+		if *f.quota != "off" {
+			n, per, ok := strings.Cut(*f.quota, "/")
+			count, err1 := strconv.Atoi(n)
+			d, err2 := time.ParseDuration(per)
+			if !ok || err1 != nil || err2 != nil {
+				return in, errors.New("--quota: want COUNT/DURATION, e.g. 100/1h")
+			}
+			q = admin.Quota{Count: count, Per: int64(d / time.Second)}
+		}
+		in.IssueQuota = &q
+	}
+	return in, nil
+}
+
+func clientCreate(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	f := bindClientFlags(c)
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	in, err := f.input(c)
+	if err != nil {
+		return err
+	}
+	cl, err := c.api().CreateClient(ctx, *tenant, in)
+	if err != nil {
+		return err
+	}
+	return c.print(cl, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "client_id:\t%s\nclient_secret:\t%s\n\nStore the secret now: it is shown only this once.\n", cl.ClientID, cl.ClientSecret)
+	})
+}
+
+func clientList(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	all, err := everyPage(func(after string) (*admin.List[admin.Client], error) {
+		return c.api().ListClients(ctx, *tenant, after, 500)
+	})
+	if err != nil {
+		return err
+	}
+	return c.print(all, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "CLIENT ID\tNAME\tGRANTS\tSCOPES\tFORMAT\tSECRETS\tTOKENS\tLAST USED")
+		for _, cl := range all {
+			last := "never"
+			if cl.LastUsedAt != nil {
+				last = cl.LastUsedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", cl.ClientID, cl.Name, strings.Join(cl.Grants, ","),
+				strings.Join(cl.Scopes, ","), cl.TokenFormat, len(cl.Secrets), cl.TokensIssued, last)
+		}
+	})
+}
+
+func clientGet(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	id, err := c.arg(0, "client id")
+	if err != nil {
+		return err
+	}
+	cl, err := c.api().GetClient(ctx, *tenant, id)
+	if err != nil {
+		return err
+	}
+	return c.print(cl, func(w *tabwriter.Writer) { printClient(w, cl) })
+}
+
+func printClient(w *tabwriter.Writer, cl *admin.Client) {
+	fmt.Fprintf(w, "client_id:\t%s\nname:\t%s\ntenant:\t%s\ngrants:\t%s\nscopes:\t%s\naudiences:\t%s\ntoken format:\t%s\ntoken ttl:\t%s\n",
+		cl.ClientID, cl.Name, cl.Tenant, strings.Join(cl.Grants, " "), strings.Join(cl.Scopes, " "),
+		strings.Join(cl.Audiences, " "), cl.TokenFormat, ttlString(cl.AccessTokenTTL))
+	if len(cl.GrantedTenants) > 0 {
+		fmt.Fprintf(w, "also covers:\t%s\n", strings.Join(cl.GrantedTenants, " "))
+	}
+	if cl.IssueQuota.Count > 0 {
+		fmt.Fprintf(w, "issue quota:\t%d per %s\n", cl.IssueQuota.Count, time.Duration(cl.IssueQuota.Per)*time.Second)
+	}
+	for _, s := range cl.Secrets {
+		exp := "no expiry"
+		if s.ExpiresAt != nil {
+			exp = "expires " + s.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "secret:\t%s  %s…  created %s, %s\n", s.ID, s.Hint, s.CreatedAt.Format(time.RFC3339), exp)
+	}
+}
+
+func clientDelete(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	id, err := c.arg(0, "client id")
+	if err != nil {
+		return err
+	}
+	if err := c.api().DeleteClient(ctx, *tenant, id); err != nil {
+		return err
+	}
+	return c.print(map[string]string{"deleted": id}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "deleted client %s\n", id) })
+}
+
+func clientRotate(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	prev := c.fs.Duration("previous-expires-in", 0, "let the previous secret expire after this long (default: valid until retired)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	id, err := c.arg(0, "client id")
+	if err != nil {
+		return err
+	}
+	out, err := c.api().RotateSecret(ctx, *tenant, id, admin.RotateInput{PreviousExpiresIn: int64(*prev / time.Second)})
+	if err != nil {
+		return err
+	}
+	return c.print(out, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "new secret id:\t%s\nclient_secret:\t%s\n\nStore the secret now: it is shown only this once.\nRetire the old one when every integration uses the new one:\n  gatehouse client retire-secret --tenant %s %s SECRET_ID\n",
+			out.Secret.ID, out.ClientSecret, *tenant, id)
+	})
+}
+
+func clientRetire(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	id, err := c.arg(0, "client id")
+	if err != nil {
+		return err
+	}
+	sid, err := c.arg(1, "secret id")
+	if err != nil {
+		return err
+	}
+	cl, err := c.api().RetireSecret(ctx, *tenant, id, sid)
+	if err != nil {
+		return err
+	}
+	return c.print(cl, func(w *tabwriter.Writer) { printClient(w, cl) })
+}
+
+// clientTenantGrant grants (or withdraws) a client's access to another tenant.
+func clientTenantGrant(ctx context.Context, c *adminCmd, args []string, grant bool) error {
+	tenant := c.fs.String("tenant", "", "tenant name (required)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	id, err := c.arg(0, "client id")
+	if err != nil {
+		return err
+	}
+	other, err := c.arg(1, "other tenant name")
+	if err != nil {
+		return err
+	}
+	call := c.api().GrantTenant
+	if !grant {
+		call = c.api().RevokeTenant
+	}
+	cl, err := call(ctx, *tenant, id, other)
+	if err != nil {
+		return err
+	}
+	return c.print(cl, func(w *tabwriter.Writer) { printClient(w, cl) })
+}
+
+func keyList(ctx context.Context, c *adminCmd, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	ks, err := c.api().ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	return c.print(ks, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "KID\tALG\tSTATE")
+		for _, k := range ks {
+			state := "published"
+			if k.Current {
+				state = "signing"
+			} else if k.RetiredAt != nil {
+				state = "retired " + k.RetiredAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", k.KID, k.Alg, state)
+		}
+	})
+}
+
+func keyRotate(ctx context.Context, c *adminCmd, args []string) error {
+	alg := c.fs.String("alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the server's)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	k, err := c.api().RotateKey(ctx, *alg)
+	if err != nil {
+		return err
+	}
+	return c.print(k, func(w *tabwriter.Writer) { fmt.Fprintf(w, "now signing with %s (%s)\n", k.KID, k.Alg) })
+}
+
+func auditList(ctx context.Context, c *adminCmd, args []string) error {
+	tenant := c.fs.String("tenant", "", "tenant name (empty: server-wide events)")
+	action := c.fs.String("action", "", `action, or a prefix ending in "." (e.g. client.)`)
+	since := c.fs.Duration("since", 0, "only events newer than this (e.g. 24h)")
+	limit := c.fs.Int("limit", 50, "events to show")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	q := admin.AuditQuery{Action: *action, Limit: *limit}
+	if *since > 0 {
+		q.Since = time.Now().Add(-*since)
+	}
+	page, err := c.api().Audit(ctx, *tenant, q)
+	if err != nil {
+		return err
+	}
+	return c.print(page, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "TIME\tACTION\tOUTCOME\tACTOR\tTARGET\tIP")
+		for _, e := range page.Items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Action, e.Outcome, e.Actor, e.Target, e.IP)
+		}
+	})
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+var curlRe = regexp.MustCompile(`curl -s -u '([^:]+):([^']+)' -d grant_type=client_credentials (\S+)`)
+
+// startQuickstart runs `gatehouse quickstart` on free ports and returns the
+// client id, secret and token URL it printed.
+func startQuickstart(t *testing.T, dataDir string) (id, sec, tokenURL string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"quickstart", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dataDir}, &out, &errOut, noEnv)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !curlRe.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("quickstart printed no curl command:\n%s\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := curlRe.FindStringSubmatch(out.String())
+	return m[1], m[2], m[3], func() {
+		cancel()
+		if c := <-code; c != 0 {
+			t.Errorf("quickstart exited %d: %s", c, errOut.String())
+		}
+	}
+}
+
+// The README's first command works, and works again on the same data.
+func TestQuickstart(t *testing.T) {
+	dir := t.TempDir()
+	id, sec, tokenURL, stop := startQuickstart(t, dir)
+	getToken := func(sec string) int {
+		req, _ := http.NewRequest("POST", tokenURL, strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, sec)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := getToken(sec); st != 200 {
+		t.Fatalf("the printed curl command got %d", st)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "admin-token")); err != nil || !strings.HasPrefix(string(b), "gate_adm_") {
+		t.Fatalf("dev admin token not saved: %q %v", b, err)
+	}
+	stop()
+
+	id2, sec2, tokenURL2, stop2 := startQuickstart(t, dir)
+	defer stop2()
+	tokenURL = tokenURL2
+	if id2 != id || sec2 == sec {
+		t.Fatalf("second run: id %s secret changed=%v", id2, sec2 != sec)
+	}
+	if getToken(sec2) != 200 || getToken(sec) != 401 {
+		t.Fatal("after a second quickstart the new secret must work and the old one must not")
+	}
+}
+
+func TestAdminCLI(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	env := func(k string) string {
+		return map[string]string{"GATEHOUSE_ADMIN_URL": s.AdminURL(), "GATEHOUSE_ADMIN_TOKEN": s.AdminToken}[k]
+	}
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		c := run(context.Background(), args, &out, &errOut, env)
+		return c, out.String(), errOut.String()
+	}
+	if c, out, errs := cli("tenant", "create", "acme", "--access-token-ttl", "24h"); c != 0 || !strings.Contains(out, "created tenant acme") {
+		t.Fatalf("tenant create: %d %s %s", c, out, errs)
+	}
+	c, out, errs := cli("client", "create", "--tenant", "acme", "--name", "ERP sync", "--scope", "a,b", "--audience", "api.example.com/x", "--quota", "100/1h", "--json")
+	var cl admin.Client
+	if c != 0 || json.Unmarshal([]byte(out), &cl) != nil || !strings.HasPrefix(cl.ClientSecret, "gate_sk_") ||
+		cl.IssueQuota.Count != 100 || cl.IssueQuota.Per != 3600 || strings.Join(cl.Scopes, " ") != "a b" {
+		t.Fatalf("client create: %d %s %s", c, out, errs)
+	}
+	// Flags may follow positional arguments.
+	if c, out, errs := cli("client", "get", cl.ClientID, "--tenant", "acme"); c != 0 || !strings.Contains(out, "100 per 1h0m0s") {
+		t.Fatalf("client get: %d %s %s", c, out, errs)
+	}
+	c, out, _ = cli("client", "rotate-secret", "--tenant", "acme", cl.ClientID, "--json")
+	var rot admin.RotateOutput
+	if c != 0 || json.Unmarshal([]byte(out), &rot) != nil || len(rot.Client.Secrets) != 2 {
+		t.Fatalf("rotate: %d %s", c, out)
+	}
+	if c, out, _ := cli("client", "retire-secret", "--tenant", "acme", cl.ClientID, cl.Secrets[0].ID); c != 0 || strings.Count(out, "secret:") != 1 {
+		t.Fatalf("retire: %d %s", c, out)
+	}
+	if c, _, errs := cli("tenant", "create", "globex"); c != 0 {
+		t.Fatal(errs)
+	}
+	if c, out, errs := cli("client", "grant-tenant", "--tenant", "acme", cl.ClientID, "globex"); c != 0 || !regexp.MustCompile(`also covers:\s+globex`).MatchString(out) {
+		t.Fatalf("grant-tenant: %d %s %s", c, out, errs)
+	}
+	if c, out, _ := cli("client", "list", "--tenant", "acme"); c != 0 || !strings.Contains(out, cl.ClientID) {
+		t.Fatalf("list: %d %s", c, out)
+	}
+	if c, out, _ := cli("audit", "--tenant", "acme", "--action", "client."); c != 0 || strings.Count(out, "client.") != 4 {
+		t.Fatalf("audit: %d %s", c, out)
+	}
+	if c, out, _ := cli("key", "rotate", "--alg", "EdDSA"); c != 0 || !strings.Contains(out, "EdDSA") {
+		t.Fatalf("key rotate: %d %s", c, out)
+	}
+	if c, out, _ := cli("key", "list", "--json"); c != 0 || strings.Count(out, `"kid"`) != 2 {
+		t.Fatalf("key list: %d %s", c, out)
+	}
+	if c, _, _ := cli("client", "delete", "--tenant", "acme", cl.ClientID); c != 0 {
+		t.Fatal("delete failed")
+	}
+	// Errors: exit 1 with the server's problems; usage errors exit 2.
+	if c, _, errs := cli("client", "create", "--tenant", "acme", "--name", "x", "--token-format", "xml"); c != 1 || !strings.Contains(errs, "token_format") {
+		t.Fatalf("invalid client: %d %s", c, errs)
+	}
+	if c, _, errs := cli("tenant", "get", "nope"); c != 1 || !strings.Contains(errs, "not_found") {
+		t.Fatalf("missing tenant: %d %s", c, errs)
+	}
+	if c, _, _ := cli("frobnicate"); c != 2 {
+		t.Fatalf("unknown command: %d", c)
+	}
+	bad := func(k string) string {
+		if k == "GATEHOUSE_ADMIN_URL" {
+			return s.AdminURL()
+		}
+		return ""
+	}
+	var errOut bytes.Buffer
+	if c := run(context.Background(), []string{"tenant", "list", "--data-dir", t.TempDir()}, &bytes.Buffer{}, &errOut, bad); c != 1 || !strings.Contains(errOut.String(), "no admin token") {
+		t.Fatalf("no token: %d %s", c, errOut.String())
+	}
+}
+
+func TestKeygenAndMigrate(t *testing.T) {
+	var out bytes.Buffer
+	if c := run(context.Background(), []string{"keygen"}, &out, &bytes.Buffer{}, noEnv); c != 0 {
+		t.Fatal("keygen failed")
+	}
+	vals, _ := url.ParseQuery(strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "&"))
+	if len(vals.Get("GATEHOUSE_MASTER_KEY")) != 44 || !strings.HasPrefix(vals.Get("GATEHOUSE_ADMIN_TOKEN"), "gate_adm_") {
+		t.Fatalf("keygen output %q", out.String())
+	}
+	db := filepath.Join(t.TempDir(), "m.db")
+	out.Reset()
+	if c := run(context.Background(), []string{"migrate", "--db", "sqlite:" + db}, &out, &bytes.Buffer{}, noEnv); c != 0 || !strings.Contains(out.String(), "migrated") {
+		t.Fatalf("migrate: %s", out.String())
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatal(err)
+	}
+	// Bad configuration lists every problem at once.
+	var errOut bytes.Buffer
+	c := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--signing-alg", "HS256", "--log-format", "xml"}, &bytes.Buffer{}, &errOut, noEnv)
+	for _, want := range []string{"--issuer is required", "master key is required", "--signing-alg", "--log-format"} {
+		if c != 1 || !strings.Contains(errOut.String(), want) {
+			t.Errorf("serve with bad config: exit %d, %q lacks %q", c, errOut.String(), want)
+		}
+	}
+}
+
+// The load tool runs end to end (its figures are quoted in docs/performance.md,
+// never asserted).
+func TestBenchRuns(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if c := run(context.Background(), []string{"bench", "--duration", "200ms", "--rounds", "1", "--concurrency", "2"}, &out, &errOut, noEnv); c != 0 {
+		t.Fatalf("bench: %d %s", c, errOut.String())
+	}
+	if !strings.Contains(out.String(), "median ratio b/a:") || regexp.MustCompile(`errors [1-9]`).MatchString(out.String()) {
+		t.Fatalf("bench output:\n%s", out.String())
+	}
+}

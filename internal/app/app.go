@@ -1,0 +1,326 @@
+// Package app is the composition root: it opens the store, unseals the
+// signing keys, builds the services and handlers, binds the two listeners
+// and runs them until the context ends, then shuts down gracefully.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authserver"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// App is a running Gatehouse server.
+type App struct {
+	Config   config.Config
+	Store    store.Store
+	Keys     *keys.Manager
+	Clients  *clients.Service
+	Tenants  *tenants.Service
+	Tokens   *token.Service
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+	// AdminToken is the plaintext admin token generated in dev mode on
+	// first start ("" otherwise); it is printed once and never stored.
+	AdminToken string
+
+	audit    *audit.Recorder
+	public   *http.Server
+	admin    *http.Server
+	publicLn net.Listener
+	adminLn  net.Listener
+	now      func() time.Time
+}
+
+// New opens everything and binds the listeners, but serves nothing until
+// Run. With --dev and no issuer, the issuer is the bound public address (so
+// tests may listen on 127.0.0.1:0).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, now: time.Now, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.publicLn, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("public listener: %w", err)
+	}
+	if a.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	a.Config.Addr, a.Config.AdminAddr = a.publicLn.Addr().String(), a.adminLn.Addr().String()
+	a.Config.Finish()
+	if err := a.Config.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = a.Config
+	if a.Store, err = OpenStore(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	sealer, err := a.sealer()
+	if err != nil {
+		return nil, err
+	}
+	a.Keys = &keys.Manager{Store: a.Store, Sealer: sealer, Alg: jose.SignatureAlgorithm(cfg.SigningAlg),
+		Overlap: keys.MaxTokenLifetime, Log: log, Now: a.now}
+	if err := a.Keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	a.audit = audit.NewRecorder(a.Store, log)
+	a.Clients = &clients.Service{Store: a.Store, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
+	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
+	a.Tokens = &token.Service{Issuer: cfg.Issuer, Keys: a.Keys, Store: a.Store, Now: a.now}
+	bootstrap, err := a.adminCredential(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.buildServers(bootstrap)
+	return a, nil
+}
+
+// OpenStore opens the backend named by a --db value.
+func OpenStore(ctx context.Context, db string) (store.Store, error) {
+	if path, ok := strings.CutPrefix(db, "sqlite:"); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return postgres.Open(ctx, db)
+}
+
+// sealer returns the master-key sealer; in dev mode a key is generated into
+// the data directory on first start.
+func (a *App) sealer() (*secret.Sealer, error) {
+	raw, err := a.Config.ReadMasterKey()
+	if err != nil {
+		return nil, err
+	}
+	if raw == "" && a.Config.Dev {
+		path := filepath.Join(a.Config.DataDir, "master.key")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			raw = strings.TrimSpace(string(b))
+		case errors.Is(err, os.ErrNotExist):
+			raw = secret.NewMasterKey()
+			if err := os.MkdirAll(a.Config.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(raw+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+			a.Log.Warn("dev mode: generated a master key", "path", path)
+		default:
+			return nil, err
+		}
+	}
+	key, err := secret.ParseMasterKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	return secret.NewSealer(key)
+}
+
+// adminCredential returns the digest of the bootstrap admin token, if one
+// is configured; in dev mode with no admin credential at all, it mints one
+// and keeps the plaintext in a.AdminToken to be printed once.
+func (a *App) adminCredential(ctx context.Context) (*secret.Digest, error) {
+	if tok := a.Config.AdminToken; tok != "" {
+		if secret.Parse(tok, secret.AdminToken) != nil {
+			return nil, errors.New("GATEHOUSE_ADMIN_TOKEN is not a gate_adm_ token: make one with `gatehouse keygen`")
+		}
+		d := secret.Hash(tok)
+		return &d, nil
+	}
+	if !a.Config.Dev {
+		return nil, nil
+	}
+	n, err := a.Store.CountAdminCredentials(ctx)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	tok := secret.New(secret.AdminToken)
+	cred := &store.AdminCredential{ID: secret.NewID("adm"), Name: "dev bootstrap", Digest: secret.Hash(tok).String(), CreatedAt: a.now().UTC()}
+	ev := store.Event{Time: cred.CreatedAt, Actor: "system", Action: "admin.create", Target: cred.ID, Outcome: audit.Success}
+	if err := a.Store.CreateAdminCredential(ctx, cred, ev); err != nil {
+		return nil, err
+	}
+	a.AdminToken = tok
+	return nil, nil
+}
+
+func (a *App) buildServers(bootstrap *secret.Digest) {
+	cfg, log := a.Config, a.Log
+	proxies, _ := httpx.ParseProxies(cfg.TrustedProxies) // validated in Config.Validate
+	rec := a.audit
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_audit_events_dropped_total",
+			Help: "Stand-alone audit events lost to a full buffer or a failed write."}, func() float64 { return float64(rec.Dropped()) }))
+
+	pub := http.NewServeMux()
+	(&authserver.Server{
+		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: ratelimit.NewLocal(a.now),
+		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
+	}).Mount(pub)
+	a.mountHealth(pub)
+	pub.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		protocol.WriteError(w, protocol.ErrNotFound.WithDescription("no such endpoint"), nil)
+	})
+	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
+		httpx.Recover(log), httpx.SecurityHeaders, httpx.RequireHTTPS(proxies, cfg.Dev || cfg.TLSCert != ""))
+	a.public = httpx.Server(cfg.Addr, publicHandler, log)
+	if cfg.TLSCert != "" {
+		a.public.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+
+	adm := http.NewServeMux()
+	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Keys: a.Keys, BootstrapToken: bootstrap,
+		Log: log, Now: a.now}).Mount(adm)
+	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	a.mountHealth(adm)
+	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),
+		httpx.Recover(log), httpx.SecurityHeaders)
+	a.admin = httpx.Server(cfg.AdminAddr, adminHandler, log)
+}
+
+func (a *App) mountHealth(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		protocol.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Store.Ping(ctx); err != nil {
+			a.Log.Warn("readiness: store unreachable", "err", err)
+			protocol.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
+			return
+		}
+		protocol.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// PublicURL is the base URL of the public listener.
+func (a *App) PublicURL() string { return a.Config.Issuer }
+
+// AdminURL is the base URL of the admin listener.
+func (a *App) AdminURL() string { return "http://" + a.adminLn.Addr().String() }
+
+// Run serves until ctx ends, then stops accepting, lets in-flight requests
+// finish (up to the shutdown grace), and flushes batched writes.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		if a.Config.TLSCert != "" {
+			errc <- a.public.ServeTLS(a.publicLn, a.Config.TLSCert, a.Config.TLSKey)
+		} else {
+			errc <- a.public.Serve(a.publicLn)
+		}
+	}()
+	go func() { errc <- a.admin.Serve(a.adminLn) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.housekeeping(bg) }()
+	a.Log.Info("gatehouse serving", "issuer", a.Config.Issuer, "public", a.publicLn.Addr().String(), "admin", a.AdminURL())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.Log.Info("shutting down", "grace", a.Config.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	defer cancel()
+	errs := []error{err, a.public.Shutdown(sctx), a.admin.Shutdown(sctx)}
+	stopBG()
+	wg.Wait()
+	// A context of its own: the grace period may be spent already.
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer fcancel()
+	if err := a.Clients.FlushUsage(fctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush usage: %w", err))
+	}
+	a.Close()
+	if err := errors.Join(errs...); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// housekeeping runs the periodic jobs: usage flushes, key reloads (to pick
+// up a rotation made on another replica) and purging of expired rows.
+func (a *App) housekeeping(ctx context.Context) {
+	flush := time.NewTicker(a.Config.UsageFlush)
+	reload := time.NewTicker(30 * time.Second)
+	purge := time.NewTicker(time.Minute)
+	defer flush.Stop()
+	defer reload.Stop()
+	defer purge.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-flush.C:
+			if err := a.Clients.FlushUsage(ctx); err != nil {
+				a.Log.Warn("usage flush failed", "err", err)
+			}
+		case <-reload.C:
+			if err := a.Keys.Load(ctx); err != nil {
+				a.Log.Warn("key reload failed", "err", err)
+			}
+		case <-purge.C:
+			if _, err := a.Store.PurgeExpiredTokens(ctx, a.now(), 1000); err != nil {
+				a.Log.Warn("purge failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close releases everything New opened. Run calls it on the way out.
+func (a *App) Close() {
+	for _, ln := range []io.Closer{a.publicLn, a.adminLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if a.audit != nil {
+		a.audit.Close()
+		a.audit = nil
+	}
+	if a.Store != nil {
+		a.Store.Close()
+		a.Store = nil
+	}
+}
+
+// PublicHandler is the public listener's handler, middleware included
+// (for in-process benchmarks).
+func (a *App) PublicHandler() http.Handler { return a.public.Handler }

@@ -1,0 +1,202 @@
+// Package authn turns a bearer credential into a Principal for the gateway:
+// a Gatehouse JWT (verified once, then remembered until it expires), an
+// opaque Gatehouse token (looked up by digest, cached briefly with negative
+// caching), checked against an in-memory copy of the jti deny list that
+// every replica refreshes each second, and against the token's client,
+// which must still exist. PATs and IdP tokens join here as they land.
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// Principal is who is calling.
+type Principal struct {
+	Subject  string
+	ClientID string
+	Tenant   string // the home tenant
+	Scopes   []string
+	Auth     string // client_credentials, …
+	Expiry   time.Time
+	// RateKey names the budget the caller draws from (per integration for
+	// client tokens).
+	RateKey string
+	client  *clients.Resolved
+}
+
+// Covers reports whether the principal may act on the named tenant, by the
+// client's current grants (case-sensitive).
+func (p *Principal) Covers(tenant string) bool { return p.client.Covers(tenant) }
+
+// HasScope reports whether the principal holds scope.
+func (p *Principal) HasScope(scope string) bool {
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Failure reasons; their text is safe to send in error_description.
+var (
+	ErrExpired = errors.New("the access token expired")
+	ErrInvalid = errors.New("the access token is invalid")
+	ErrRevoked = errors.New("the access token was revoked")
+)
+
+// Authenticator resolves bearer tokens.
+type Authenticator struct {
+	Tokens  *token.Service
+	Clients *clients.Service
+	Store   store.Tokens
+	Log     *slog.Logger
+	Now     func() time.Time
+	// CacheTTL bounds how long an opaque-token lookup is trusted.
+	CacheTTL time.Duration
+
+	mu       sync.RWMutex
+	verified map[[32]byte]*entry // token digest → claims (or failure)
+	denied   atomic.Pointer[map[string]time.Time]
+}
+
+type entry struct {
+	claims *token.Claims
+	err    error
+	until  time.Time // trust the entry until then
+}
+
+const maxCache = 100_000
+
+// Authenticate resolves a bearer token. The error is ErrExpired, ErrInvalid
+// or ErrRevoked for a bad token; anything else is an internal failure.
+func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
+	now := a.Now()
+	c, err := a.claims(ctx, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(c.ExpiresAt()) {
+		return nil, ErrExpired
+	}
+	if c.ID != "" && a.isDenied(c.ID) {
+		return nil, ErrRevoked
+	}
+	owner, err := a.Clients.Get(ctx, c.ClientID)
+	if errors.Is(err, clients.ErrUnknown) {
+		return nil, ErrInvalid // the client was deleted: its tokens die with it
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Subject: c.Subject, ClientID: c.ClientID, Tenant: owner.Tenant.Name, Scopes: c.Scopes(),
+		Auth: c.Auth, Expiry: c.ExpiresAt(), RateKey: "client:" + c.ClientID, client: owner}, nil
+}
+
+// claims verifies a token, or remembers having done so: a JWT's verdict
+// holds until it expires (revocation is checked separately, each time); an
+// opaque token's for CacheTTL.
+func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (*token.Claims, error) {
+	key := sha256.Sum256([]byte(raw))
+	a.mu.RLock()
+	e := a.verified[key]
+	a.mu.RUnlock()
+	if e != nil && now.Before(e.until) {
+		return e.claims, e.err
+	}
+	opaque := strings.HasPrefix(raw, "gate_")
+	var c *token.Claims
+	var err error
+	if opaque {
+		c, err = a.Tokens.Verify(ctx, raw) // includes the revoked flag
+	} else {
+		c, err = a.Tokens.VerifyJWT(ctx, raw)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, token.ErrExpired):
+		err = ErrExpired
+	case errors.Is(err, token.ErrRevoked):
+		err = ErrRevoked
+	case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrSignature), errors.Is(err, token.ErrClaims):
+		err = ErrInvalid
+	default:
+		return nil, err // store trouble: not cached
+	}
+	e = &entry{claims: c, err: err, until: now.Add(a.CacheTTL)}
+	if err == nil && !opaque {
+		e.until = c.ExpiresAt()
+	}
+	a.mu.Lock()
+	if a.verified == nil || len(a.verified) >= maxCache {
+		a.verified = make(map[[32]byte]*entry)
+	}
+	a.verified[key] = e
+	a.mu.Unlock()
+	return c, err
+}
+
+func (a *Authenticator) isDenied(jti string) bool {
+	m := a.denied.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[jti]
+	return ok
+}
+
+// RefreshDenyList reloads the unexpired deny-list entries from the store.
+// Run it every second (Run does) so a revocation on any replica is honoured
+// everywhere within a second.
+func (a *Authenticator) RefreshDenyList(ctx context.Context) error {
+	m, err := a.Store.DeniedJTIs(ctx, a.Now())
+	if err != nil {
+		return err
+	}
+	a.denied.Store(&m)
+	return nil
+}
+
+// Run refreshes the deny list every interval until ctx ends.
+func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.RefreshDenyList(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("deny list refresh failed", "err", err)
+			}
+		}
+	}
+}
+
+// Revoked records a revocation made through this replica at once, ahead of
+// the next refresh.
+func (a *Authenticator) Revoked(jti string, until time.Time) {
+	for {
+		old := a.denied.Load()
+		m := map[string]time.Time{jti: until}
+		if old != nil {
+			for k, v := range *old {
+				m[k] = v
+			}
+		}
+		if a.denied.CompareAndSwap(old, &m) {
+			return
+		}
+	}
+}

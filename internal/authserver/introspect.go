@@ -1,0 +1,135 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// inactive is RFC 7662 §2.2's whole answer for a token that is unknown,
+// expired, revoked or not the caller's business.
+var inactive = map[string]bool{"active": false}
+
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id"`
+	TokenType string   `json:"token_type"`
+	Exp       int64    `json:"exp"`
+	Iat       int64    `json:"iat"`
+	Sub       string   `json:"sub"`
+	Aud       []string `json:"aud"`
+	Iss       string   `json:"iss"`
+	Jti       string   `json:"jti,omitempty"`
+	Tenant    string   `json:"tenant"`
+	Orgs      []string `json:"orgs"`
+	Auth      string   `json:"auth"`
+}
+
+// introspect is POST /oauth2/introspect (RFC 7662). The caller
+// authenticates as a client and may only learn about tokens that cover its
+// tenant: the token client's own, or one it is currently granted.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	caller, _, c, owner, ok := s.tokenRequest(w, r)
+	if !ok {
+		return
+	}
+	if c == nil || !owner.Covers(caller.Tenant.Name) {
+		protocol.WriteJSON(w, http.StatusOK, inactive)
+		return
+	}
+	protocol.WriteJSON(w, http.StatusOK, introspection{
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
+		Iat: c.IssuedAt.Time().Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
+		Tenant: owner.Tenant.Name, Orgs: c.Orgs, Auth: c.Auth,
+	})
+}
+
+// revoke is POST /oauth2/revoke (RFC 7009). RFC 7009 §2.2: "invalid tokens
+// do not cause an error response", so unknown, expired and already revoked
+// tokens all get 200.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	caller, raw, c, owner, ok := s.tokenRequest(w, r)
+	if !ok {
+		return
+	}
+	// A token that does not cover the caller's tenant is treated like an
+	// unknown one, so revocation reveals no more than introspection would.
+	if c != nil && owner.Covers(caller.Tenant.Name) {
+		// RFC 7009 §2.1: the server "verifies whether the token was issued
+		// to the client making the revocation request".
+		if c.ClientID != caller.Client.ID {
+			protocol.WriteError(w, protocol.ErrUnauthorizedClient.WithDescription("the token was not issued to this client"), s.Log)
+			return
+		}
+		ev := audit.New(r.Context(), s.Now(), caller.Tenant.ID, "client:"+caller.Client.ID, "token.revoke", c.ID, audit.Success)
+		if c.ID == "" {
+			ev.Target = "opaque"
+		}
+		if err := s.Tokens.Revoke(r.Context(), raw, c, ev); err != nil && !errors.Is(err, store.ErrNotFound) {
+			protocol.WriteError(w, err, s.Log)
+			return
+		}
+		if c.ID != "" && s.OnRevoke != nil {
+			s.OnRevoke(c.ID, c.ExpiresAt())
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// tokenRequest does the steps introspection and revocation share: decode the
+// body, authenticate the caller, read the token parameter and resolve it
+// (claims and owner are nil for a token that does not verify). When ok is
+// false the error response has been written.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (caller *clients.Resolved, raw string, c *token.Claims, owner *clients.Resolved, ok bool) {
+	p, perr := protocol.ParseBody(w, r)
+	if perr == nil {
+		caller, perr = s.authenticateClient(r, p)
+	}
+	if perr == nil && p.Get("token") == "" {
+		perr = protocol.ErrInvalidRequest.WithDescription("token is required")
+	}
+	if perr != nil {
+		protocol.WriteError(w, perr, s.Log)
+		return nil, "", nil, nil, false
+	}
+	raw = p.Get("token")
+	c, owner, err := s.resolve(r, raw)
+	if err != nil {
+		protocol.WriteError(w, err, s.Log)
+		return nil, "", nil, nil, false
+	}
+	return caller, raw, c, owner, true
+}
+
+// resolve verifies a token and finds the client it was issued to. A token
+// that does not verify, or whose client is gone, resolves to nil.
+func (s *Server) resolve(r *http.Request, raw string) (*token.Claims, *clients.Resolved, error) {
+	c, err := s.Tokens.Verify(r.Context(), raw)
+	if err != nil {
+		if isVerifyFailure(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	owner, err := s.Clients.Get(r.Context(), c.ClientID)
+	if errors.Is(err, clients.ErrUnknown) {
+		return nil, nil, nil
+	}
+	return c, owner, err
+}
+
+func isVerifyFailure(err error) bool {
+	for _, e := range []error{token.ErrMalformed, token.ErrSignature, token.ErrExpired, token.ErrRevoked, token.ErrClaims} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// Server serves the OAuth endpoints.
+type Server struct {
+	Issuer     string
+	Clients    *clients.Service
+	Tokens     *token.Service
+	Keys       *keys.Manager
+	Quota      ratelimit.Limiter
+	Audit      *audit.Recorder
+	Log        *slog.Logger
+	Now        func() time.Time
+	DefaultTTL time.Duration
+	// Issued counts token requests by grant and outcome.
+	Issued *prometheus.CounterVec
+	// OnRevoke, when set, hears of every JWT revoked here (so the gateway
+	// on this replica refuses it at once).
+	OnRevoke func(jti string, until time.Time)
+
+	grants map[string]grant
+}
+
+// grant fills in one grant type's part of a token request.
+type grant func(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, *protocol.Error)
+
+// NewIssuedCounter registers the token issuance counter.
+func NewIssuedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_token_requests_total", Help: "Token endpoint requests by grant type and outcome (issued or the OAuth error code).",
+	}, []string{"grant_type", "outcome"})
+	reg.MustRegister(c)
+	return c
+}
+
+// Mount registers the routes on mux.
+func (s *Server) Mount(mux *http.ServeMux) {
+	s.grants = map[string]grant{
+		"client_credentials": s.clientCredentials,
+	}
+	mux.HandleFunc("POST /oauth2/token", s.token)
+	mux.HandleFunc("POST /oauth2/introspect", s.introspect)
+	mux.HandleFunc("POST /oauth2/revoke", s.revoke)
+	mux.HandleFunc("GET /oauth2/jwks", s.jwks)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.metadata)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.metadata)
+	for _, p := range []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"} {
+		mux.HandleFunc(p, methodNotAllowed("POST"))
+	}
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		protocol.WriteError(w, protocol.ErrMethodNotAllowed.WithDescription("use "+allow), nil)
+	}
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short caching: verifiers also refetch on an unknown kid after rotation.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Write(s.Keys.JWKS())
+}
+
+// metadata serves RFC 8414 and OIDC Discovery documents, which list exactly
+// what is implemented. grant_types_supported is explicit because RFC 8414
+// §2 would otherwise default it to authorization_code and implicit.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	grants := s.supportedGrants()
+	auth := []string{"client_secret_basic", "client_secret_post"}
+	algs := make([]string, 0, 3)
+	seen := map[string]bool{}
+	for _, k := range s.Keys.All() {
+		if !seen[string(k.Alg)] {
+			seen[string(k.Alg)] = true
+			algs = append(algs, string(k.Alg))
+		}
+	}
+	doc := map[string]any{
+		"issuer":                                s.Issuer,
+		"token_endpoint":                        s.Issuer + "/oauth2/token",
+		"jwks_uri":                              s.Issuer + "/oauth2/jwks",
+		"introspection_endpoint":                s.Issuer + "/oauth2/introspect",
+		"revocation_endpoint":                   s.Issuer + "/oauth2/revoke",
+		"grant_types_supported":                 grants,
+		"response_types_supported":              []string{}, // no authorization endpoint yet
+		"token_endpoint_auth_methods_supported": auth,
+		"introspection_endpoint_auth_methods_supported": auth,
+		"revocation_endpoint_auth_methods_supported":    auth,
+		// OIDC Discovery requires these; libraries such as go-oidc read the
+		// signing algorithms from id_token_signing_alg_values_supported.
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": algs,
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(doc) //nolint:errcheck // the client went away
+
+}

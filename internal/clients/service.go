@@ -1,0 +1,240 @@
+package clients
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Store is what the service needs.
+type Store interface {
+	store.Clients
+	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
+}
+
+// Resolved is a client with its tenant, as cached.
+type Resolved struct {
+	Client *store.Client
+	Tenant *store.Tenant
+	// Orgs names every tenant the client's tokens cover: its own first,
+	// then those it was granted (tenants deleted since are left out).
+	Orgs    []string
+	secrets []parsedSecret
+	loaded  time.Time
+}
+
+// Covers reports whether the client's tokens cover the named tenant.
+func (r *Resolved) Covers(tenant string) bool { return slices.Contains(r.Orgs, tenant) }
+
+// TTL is the access-token lifetime that applies to the client.
+func (r *Resolved) TTL(fallback time.Duration) time.Duration {
+	switch {
+	case r.Client.AccessTokenTTL > 0:
+		return r.Client.AccessTokenTTL
+	case r.Tenant.Settings.AccessTokenTTL > 0:
+		return r.Tenant.Settings.AccessTokenTTL
+	}
+	return fallback
+}
+
+type parsedSecret struct {
+	digest  secret.Digest
+	expires *time.Time
+}
+
+// Service resolves and authenticates clients.
+type Service struct {
+	Store    Store
+	Now      func() time.Time
+	CacheTTL time.Duration
+	Log      *slog.Logger
+
+	mu    sync.RWMutex
+	cache map[string]*Resolved // nil value: known not to exist
+	group singleflight.Group
+
+	usageMu sync.Mutex
+	usage   map[string]*store.ClientUsage
+}
+
+// ErrUnknown means no such client.
+var ErrUnknown = errors.New("clients: unknown client")
+
+// ErrBadSecret means the client exists but the secret does not match any
+// active one. Callers must not tell the two apart in responses.
+var ErrBadSecret = errors.New("clients: bad secret")
+
+// Get returns a client, from the cache when fresh.
+func (s *Service) Get(ctx context.Context, id string) (*Resolved, error) {
+	now := s.Now()
+	s.mu.RLock()
+	r, ok := s.cache[id]
+	s.mu.RUnlock()
+	if ok && now.Sub(r.loaded) < s.CacheTTL {
+		if r.Client == nil {
+			return nil, ErrUnknown
+		}
+		return r, nil
+	}
+	// The load is shared by every waiter, so it must not die with the
+	// first caller's request.
+	v, err, _ := s.group.Do(id, func() (any, error) { return s.load(context.WithoutCancel(ctx), id, now) })
+	if err != nil {
+		return nil, err
+	}
+	r = v.(*Resolved)
+	if r.Client == nil {
+		return nil, ErrUnknown
+	}
+	return r, nil
+}
+
+func (s *Service) load(ctx context.Context, id string, now time.Time) (*Resolved, error) {
+	r := &Resolved{loaded: now}
+	c, err := s.Store.GetClient(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Negative entry: remembered for the TTL so unknown ids cannot
+		// turn every request into a store read.
+	case err != nil:
+		return nil, err
+	default:
+		t, err := s.Store.GetTenantByID(ctx, c.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		r.Client, r.Tenant, r.Orgs = c, t, []string{t.Name}
+		for _, id := range c.GrantedTenants {
+			g, err := s.Store.GetTenantByID(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			r.Orgs = append(r.Orgs, g.Name)
+		}
+		for _, sec := range c.Secrets {
+			d, err := secret.ParseDigest(sec.Digest)
+			if err != nil {
+				s.Log.Error("clients: corrupt secret digest", "client", c.ID, "secret", sec.ID)
+				continue
+			}
+			r.secrets = append(r.secrets, parsedSecret{digest: d, expires: sec.ExpiresAt})
+		}
+	}
+	s.mu.Lock()
+	if s.cache == nil || len(s.cache) > 50_000 {
+		s.cache = map[string]*Resolved{}
+	}
+	s.cache[id] = r
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Invalidate forgets a cached client (or every client when id is "").
+func (s *Service) Invalidate(id string) {
+	s.mu.Lock()
+	if id == "" {
+		s.cache = nil
+	} else {
+		delete(s.cache, id)
+	}
+	s.mu.Unlock()
+}
+
+// dummy keeps the work for an unknown client the same as for a known one.
+var dummy = secret.Hash("gatehouse-unknown-client")
+
+// ErrMalformed means the id or secret cannot be a client's: refused before
+// any lookup.
+var ErrMalformed = errors.New("clients: malformed id or secret")
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
+
+// ValidID reports whether id can name a client (ids Gatehouse mints, and
+// the few fixed ones such as the quickstart's, are all of this form).
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Authenticate checks a client id and plaintext secret. The id's form and
+// the secret's format and checksum are checked before any lookup: the
+// format is public, so refusing early tells an attacker nothing.
+func (s *Service) Authenticate(ctx context.Context, id, plain string) (*Resolved, error) {
+	if !ValidID(id) || secret.Parse(plain, secret.ClientSecret) != nil {
+		return nil, ErrMalformed
+	}
+	got := secret.Hash(plain)
+	r, err := s.Get(ctx, id)
+	if errors.Is(err, ErrUnknown) {
+		got.Equal(dummy)
+		return nil, ErrUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	match := false
+	for _, sec := range r.secrets {
+		ok := got.Equal(sec.digest) // compare every secret: no early exit
+		if ok && (sec.expires == nil || now.Before(*sec.expires)) {
+			match = true
+		}
+	}
+	if !match {
+		return nil, ErrBadSecret
+	}
+	return r, nil
+}
+
+// RecordIssued counts one issued token; FlushUsage writes the counts.
+func (s *Service) RecordIssued(id string, at time.Time) { s.addUsage(id, 1, at) }
+
+func (s *Service) addUsage(id string, n int64, at time.Time) {
+	s.usageMu.Lock()
+	if s.usage == nil {
+		s.usage = map[string]*store.ClientUsage{}
+	}
+	u := s.usage[id]
+	if u == nil {
+		u = &store.ClientUsage{ClientID: id}
+		s.usage[id] = u
+	}
+	u.Issued += n
+	if at.After(u.LastUsed) {
+		u.LastUsed = at
+	}
+	s.usageMu.Unlock()
+}
+
+// FlushUsage writes batched usage to the store: one statement per client
+// per interval, off the request path. When the write fails the counts are
+// kept for the next flush.
+func (s *Service) FlushUsage(ctx context.Context) error {
+	s.usageMu.Lock()
+	pending := s.usage
+	s.usage = nil
+	s.usageMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	batch := make([]store.ClientUsage, 0, len(pending))
+	for _, u := range pending {
+		batch = append(batch, *u)
+	}
+	if err := s.Store.AddClientUsage(ctx, batch); err != nil {
+		for _, u := range batch {
+			s.addUsage(u.ClientID, u.Issued, u.LastUsed)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package clients_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+var ctx = context.Background()
+
+type fixture struct {
+	svc   *clients.Service
+	store store.Store
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	f := &fixture{store: s, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	f.svc = &clients.Service{Store: s, Now: func() time.Time { return f.now }, CacheTTL: time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := s.CreateTenant(ctx, &store.Tenant{ID: "t1", Name: "acme"}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) create(t *testing.T, id string) string {
+	t.Helper()
+	sec, err := f.svc.Create(ctx, &store.Client{ID: id, TenantID: "t1", Name: id}, store.Event{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec
+}
+
+func TestAuthenticate(t *testing.T) {
+	f := newFixture(t)
+	sec := f.create(t, "c1")
+	if r, err := f.svc.Authenticate(ctx, "c1", sec); err != nil || r.Client.ID != "c1" || r.Tenant.Name != "acme" {
+		t.Fatalf("good secret: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		id, secret string
+		want       error
+	}{
+		"wrong secret":     {"c1", secret.New(secret.ClientSecret), clients.ErrBadSecret},
+		"unknown client":   {"c2", sec, clients.ErrUnknown},
+		"malformed secret": {"c1", sec[:len(sec)-1] + "x", clients.ErrMalformed},
+		"malformed id":     {"c 1", sec, clients.ErrMalformed},
+		"wrong kind":       {"c1", secret.New(secret.PersonalAccessToken), clients.ErrMalformed},
+	} {
+		if _, err := f.svc.Authenticate(ctx, tc.id, tc.secret); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+}
+
+// Rotation keeps the old secret valid until it expires or is retired; the
+// clock decides expiry.
+func TestRotationWithExpiry(t *testing.T) {
+	f := newFixture(t)
+	old := f.create(t, "c1")
+	fresh, c, err := f.svc.Rotate(ctx, "c1", time.Hour, store.Event{})
+	if err != nil || len(c.Secrets) != 2 || c.Secrets[0].ExpiresAt == nil || !c.Secrets[0].ExpiresAt.Equal(f.now.Add(time.Hour)) {
+		t.Fatalf("rotate: %+v %v", c, err)
+	}
+	for _, s := range []string{old, fresh} {
+		if _, err := f.svc.Authenticate(ctx, "c1", s); err != nil {
+			t.Fatalf("before expiry: %v", err)
+		}
+	}
+	f.now = f.now.Add(time.Hour)
+	f.svc.Invalidate("c1")
+	if _, err := f.svc.Authenticate(ctx, "c1", old); !errors.Is(err, clients.ErrBadSecret) {
+		t.Fatalf("old secret after expiry: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, "c1", fresh); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	// The expired secret is dropped at the next rotation, so there is room.
+	if _, c, err := f.svc.Rotate(ctx, "c1", 0, store.Event{}); err != nil || len(c.Secrets) != 2 {
+		t.Fatalf("rotate after expiry: %+v %v", c, err)
+	}
+	if _, _, err := f.svc.Rotate(ctx, "c1", 0, store.Event{}); !errors.Is(err, clients.ErrTooManySecrets) {
+		t.Fatalf("third secret: %v", err)
+	}
+}
+
+// The cache serves a client for its TTL, remembers unknown ids, and a
+// change through the service is seen at once.
+func TestCache(t *testing.T) {
+	f := newFixture(t)
+	sec := f.create(t, "c1")
+	if _, err := f.svc.Get(ctx, "ghost"); !errors.Is(err, clients.ErrUnknown) {
+		t.Fatal(err)
+	}
+	// Created behind the service's back: the negative entry holds until the TTL.
+	if err := f.store.CreateClient(ctx, &store.Client{ID: "ghost", TenantID: "t1", Name: "g", TokenFormat: "jwt"}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Get(ctx, "ghost"); !errors.Is(err, clients.ErrUnknown) {
+		t.Fatal("negative entry not cached")
+	}
+	f.now = f.now.Add(time.Second)
+	if _, err := f.svc.Get(ctx, "ghost"); err != nil {
+		t.Fatalf("after the TTL: %v", err)
+	}
+	if err := f.svc.Delete(ctx, "c1", store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(ctx, "c1", sec); !errors.Is(err, clients.ErrUnknown) {
+		t.Fatalf("deleted client: %v", err)
+	}
+}
+
+// Usage counts survive a failed flush and are written by the next one.
+func TestUsageFlush(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "c1")
+	f.svc.RecordIssued("c1", f.now)
+	f.svc.RecordIssued("c1", f.now.Add(time.Second))
+	f.svc.Store = &failingUsage{Store: f.store} // the store is down for one flush
+	if err := f.svc.FlushUsage(ctx); err == nil {
+		t.Fatal("flush did not fail")
+	}
+	f.svc.Store = f.store
+	if err := f.svc.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.store.GetClient(ctx, "c1")
+	if c.TokensIssued != 2 || !c.LastUsedAt.Equal(f.now.Add(time.Second)) {
+		t.Fatalf("usage %d, %v", c.TokensIssued, c.LastUsedAt)
+	}
+}
+
+type failingUsage struct{ store.Store }
+
+func (failingUsage) AddClientUsage(context.Context, []store.ClientUsage) error {
+	return errors.New("store down")
+}

@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+//go:generate python3 gen_openapi.py
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the embedded OpenAPI document.
+func OpenAPI() []byte { return openAPI }
+
+// maxBody caps admin request bodies.
+const maxBody = 1 << 20
+
+// API serves the admin API.
+type API struct {
+	Store   store.Store
+	Tenants *tenants.Service
+	Clients *clients.Service
+	Keys    *keys.Manager
+	// BootstrapToken, when set, is the digest of the admin token given by
+	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
+	BootstrapToken *secret.Digest
+	Log            *slog.Logger
+	Now            func() time.Time
+}
+
+// Route is one admin operation; the table is what the OpenAPI test checks.
+type Route struct {
+	Method, Pattern string
+	handler         func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// Routes lists every admin operation.
+var Routes = []Route{
+	{"GET", "/admin/v1/tenants", (*API).listTenants},
+	{"POST", "/admin/v1/tenants", (*API).createTenant},
+	{"GET", "/admin/v1/tenants/{tenant}", (*API).getTenant},
+	{"PATCH", "/admin/v1/tenants/{tenant}", (*API).updateTenant},
+	{"DELETE", "/admin/v1/tenants/{tenant}", (*API).deleteTenant},
+	{"GET", "/admin/v1/tenants/{tenant}/clients", (*API).listClients},
+	{"POST", "/admin/v1/tenants/{tenant}/clients", (*API).createClient},
+	{"GET", "/admin/v1/tenants/{tenant}/clients/{client}", (*API).getClient},
+	{"PATCH", "/admin/v1/tenants/{tenant}/clients/{client}", (*API).updateClient},
+	{"DELETE", "/admin/v1/tenants/{tenant}/clients/{client}", (*API).deleteClient},
+	{"POST", "/admin/v1/tenants/{tenant}/clients/{client}/secrets", (*API).rotateSecret},
+	{"DELETE", "/admin/v1/tenants/{tenant}/clients/{client}/secrets/{secret}", (*API).retireSecret},
+	{"PUT", "/admin/v1/tenants/{tenant}/clients/{client}/granted-tenants/{other}", (*API).grantTenant},
+	{"DELETE", "/admin/v1/tenants/{tenant}/clients/{client}/granted-tenants/{other}", (*API).revokeTenant},
+	{"GET", "/admin/v1/tenants/{tenant}/audit", (*API).tenantAudit},
+	{"GET", "/admin/v1/audit", (*API).serverAudit},
+	{"GET", "/admin/v1/keys", (*API).listKeys},
+	{"POST", "/admin/v1/keys/rotate", (*API).rotateKey},
+}
+
+// Mount registers the admin routes and the OpenAPI document on mux.
+func (a *API) Mount(mux *http.ServeMux) {
+	for _, rt := range Routes {
+		h := rt.handler
+		mux.Handle(rt.Method+" "+rt.Pattern, a.authed(func(w http.ResponseWriter, r *http.Request) error { return h(a, w, r) }))
+	}
+	mux.HandleFunc("GET /admin/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, protocol.ErrNotFound.WithDescription("no such admin endpoint"))
+	})
+}
+
+type actorKey struct{}
+
+// authed checks the admin bearer credential, then runs h and renders its error.
+func (a *API) authed(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor, err := a.authenticate(r)
+		if err != nil {
+			a.writeError(w, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), actorKey{}, actor)
+		if err := h(w, r.WithContext(ctx)); err != nil {
+			a.writeError(w, err)
+		}
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (string, error) {
+	unauthorized := protocol.ErrInvalidToken.WithChallenge("Bearer")
+	scheme, tok := protocol.AuthScheme(r.Header.Get("Authorization"))
+	if scheme != "bearer" || tok == "" {
+		// RFC 6750 §3.1: no error code when no credentials were sent.
+		return "", &protocol.Error{Code: "unauthorized", Status: http.StatusUnauthorized, Challenge: "Bearer",
+			Description: "admin bearer token required"}
+	}
+	if secret.Parse(tok, secret.AdminToken) != nil {
+		return "", unauthorized.WithDescription("malformed admin token")
+	}
+	d := secret.Hash(tok)
+	if a.BootstrapToken != nil && d.Equal(*a.BootstrapToken) {
+		return "admin:bootstrap", nil
+	}
+	cred, err := a.Store.GetAdminCredential(r.Context(), d.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", unauthorized.WithDescription("unknown admin token")
+	}
+	if err != nil {
+		return "", err
+	}
+	return "admin:" + cred.ID, nil
+}
+
+// event builds the audit event of an admin mutation.
+func (a *API) event(r *http.Request, tenantID, action, target string) store.Event {
+	actor, _ := r.Context().Value(actorKey{}).(string)
+	return audit.New(r.Context(), a.Now().UTC(), tenantID, actor, action, target, audit.Success)
+}
+
+// decode reads a JSON body into v, refusing unknown fields, trailing data,
+// other content types and bodies over maxBody.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return protocol.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return protocol.ErrRequestTooLarge.WithDescription("request body exceeds 1 MiB")
+		}
+		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: " + protocol.Clean(err.Error(), 200))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: trailing data")
+	}
+	return nil
+}
+
+func (a *API) writeError(w http.ResponseWriter, err error) {
+	var pe *protocol.Error
+	var ci *clients.InvalidError
+	var ti *tenants.InvalidError
+	switch {
+	case errors.As(err, &pe):
+		if pe.Challenge != "" {
+			w.Header().Set("WWW-Authenticate", protocol.Challenge(pe.Challenge, "gatehouse-admin", pe))
+		}
+		protocol.WriteJSON(w, pe.Status, admin.Error{Code: pe.Code, Description: pe.Description})
+	case errors.As(err, &ci):
+		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid client", Problems: ci.Problems})
+	case errors.As(err, &ti):
+		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid tenant", Problems: ti.Problems})
+	case errors.Is(err, store.ErrNotFound):
+		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such object"})
+	case errors.Is(err, clients.ErrTooManySecrets):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "two secrets are active: retire one before rotating"})
+	case errors.Is(err, clients.ErrLastSecret):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the only secret cannot be retired: rotate first"})
+	case errors.Is(err, store.ErrConflict):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "an object with that name or id already exists"})
+	default:
+		a.Log.Error("admin API error", "err", err)
+		protocol.WriteJSON(w, http.StatusInternalServerError, admin.Error{Code: "server_error", Description: "internal error"})
+	}
+}
+
+// page reads ?limit= and ?after= list parameters.
+func page(r *http.Request) (store.Page, error) {
+	p := store.Page{After: r.URL.Query().Get("after"), Limit: 100}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return p, protocol.ErrInvalidRequest.WithDescription("limit must be 1-1000")
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func newList[T any](items []T, limit int, cursor func(T) string) admin.List[T] {
+	l := admin.List[T]{Items: items}
+	if l.Items == nil {
+		l.Items = []T{}
+	}
+	if len(items) == limit && limit > 0 {
+		c := cursor(items[len(items)-1])
+		l.Next = &c
+	}
+	return l
+}

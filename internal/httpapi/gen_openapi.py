@@ -1,0 +1,98 @@
+# Generates openapi.json (go generate ./internal/httpapi). Edit this, not the JSON;
+# TestOpenAPIMatchesRoutes and TestOpenAPISchemasMatchWireTypes hold the result
+# equal to the route table and the sdk/admin wire types.
+import json
+def ref(n): return {"$ref": "#/components/schemas/"+n}
+def arr(x): return {"type":"array","items":x}
+S={"type":"string"}; I={"type":"integer"}; T={"type":"string","format":"date-time"}
+def nullable(x): return {"oneOf":[x,{"type":"null"}]}
+schemas={
+ "Error":{"type":"object","required":["error"],"properties":{"error":S,"error_description":S,"problems":arr(S)},
+   "description":"RFC 6749 §5.2 error shape, with the list of validation problems when there are several."},
+ "TenantSettings":{"type":"object","properties":{"access_token_ttl":{**I,"description":"default access-token lifetime in seconds for the tenant's clients; 0 = server default"}}},
+ "Tenant":{"type":"object","required":["id","name","settings","created_at","updated_at"],"properties":{"id":S,"name":{**S,"description":"case-sensitive, unique, used in URLs"},"settings":ref("TenantSettings"),"created_at":T,"updated_at":T}},
+ "TenantInput":{"type":"object","additionalProperties":False,"properties":{"name":{**S,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"settings":ref("TenantSettings")}},
+ "Quota":{"type":"object","properties":{"count":{**I,"minimum":0},"per":{**I,"description":"seconds","minimum":0}},"description":"at most count tokens per `per` seconds; zeros turn it off"},
+ "SecretInfo":{"type":"object","required":["id","hint","created_at","expires_at"],"properties":{"id":S,"hint":{**S,"description":"non-secret prefix of the secret"},"created_at":T,"expires_at":nullable(T)}},
+ "Client":{"type":"object","required":["client_id","tenant","name","grants","scopes","audiences","redirect_uris","access_token_ttl","token_format","issue_quota","secrets","granted_tenants","created_at","updated_at","last_used_at","tokens_issued"],
+   "properties":{"client_id":S,"client_secret":{**S,"description":"present only in the response that created the client"},"tenant":S,"name":S,
+     "grants":arr({"type":"string","enum":["client_credentials"]}),"scopes":arr(S),"audiences":arr(S),"redirect_uris":arr({"type":"string","format":"uri"}),
+     "access_token_ttl":{**I,"description":"seconds; 0 = tenant default"},"token_format":{"type":"string","enum":["jwt","opaque"]},"issue_quota":ref("Quota"),
+     "secrets":arr(ref("SecretInfo")),"granted_tenants":{**arr(S),"description":"other tenants this client may act on; its tokens cover them too (the orgs claim)"},"created_at":T,"updated_at":T,"last_used_at":nullable(T),"tokens_issued":I}},
+ "ClientInput":{"type":"object","additionalProperties":False,"properties":{"name":S,"grants":arr(S),"scopes":arr(S),"audiences":arr(S),"redirect_uris":arr(S),
+   "access_token_ttl":{**I,"description":"seconds, 60 to 2592000, or 0 for the tenant default"},"token_format":{"type":"string","enum":["jwt","opaque"]},"issue_quota":ref("Quota")}},
+ "RotateInput":{"type":"object","additionalProperties":False,"properties":{"previous_expires_in":{**I,"minimum":0,"description":"seconds until the previous secrets expire; 0 = valid until retired"}}},
+ "RotateOutput":{"type":"object","required":["client_secret","secret","client"],"properties":{"client_secret":{**S,"description":"the new secret, shown this once"},"secret":ref("SecretInfo"),"client":ref("Client")}},
+ "Event":{"type":"object","required":["id","time","actor","action","target","ip","user_agent","outcome","detail"],"properties":{"id":I,"time":T,"actor":S,"action":S,"target":S,"ip":S,"user_agent":S,"outcome":{"type":"string","enum":["success","failure"]},"detail":{"type":"object"}}},
+ "Key":{"type":"object","required":["kid","alg","current","retired_at"],"properties":{"kid":S,"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]},"current":{"type":"boolean"},"retired_at":nullable(T)}},
+ "RotateKeyInput":{"type":"object","additionalProperties":False,"properties":{"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]}}},
+}
+def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
+for n in ["Tenant","Client","Event","Key"]: schemas[n+"List"]=listof(n)
+def resp(desc, schema=None):
+    r={"description":desc}
+    if schema: r["content"]={"application/json":{"schema":schema}}
+    return r
+err=lambda d: resp(d, ref("Error"))
+common={"401":err("missing or invalid admin token"),"500":err("internal error")}
+def body(n): return {"required":True,"content":{"application/json":{"schema":ref(n)}}}
+def p(name, where="path", desc="", schema=S):
+    return {"name":name,"in":where,"required":where=="path","description":desc,"schema":schema}
+tenant=p("tenant",desc="tenant name (case-sensitive)"); client=p("client",desc="client id"); sec=p("secret",desc="secret id"); other=p("other",desc="name of the other tenant")
+pageq=[p("after","query","cursor: the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
+auditq=[p("since","query","RFC 3339 time, inclusive",T),p("until","query","RFC 3339 time, exclusive",T),p("action","query","exact action, or a prefix ending in '.' (e.g. client.)"),p("cursor","query","the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
+def op(summary, oid, params=None, rb=None, responses=None):
+    o={"summary":summary,"operationId":oid,"responses":{**responses,**common}}
+    if params: o["parameters"]=params
+    if rb: o["requestBody"]=rb
+    return o
+bad={"400":err("invalid input (the problems are listed)"),"413":err("body over 1 MiB"),"415":err("Content-Type is not application/json")}
+nf={"404":err("no such tenant or client")}
+paths={
+ "/admin/v1/tenants":{
+   "get":op("List tenants by name","listTenants",pageq,None,{"200":resp("a page of tenants",ref("TenantList")),"400":err("bad paging parameters")}),
+   "post":op("Create a tenant","createTenant",None,body("TenantInput"),{"201":resp("created",ref("Tenant")),**bad,"409":err("name taken")})},
+ "/admin/v1/tenants/{tenant}":{
+   "parameters":[tenant],
+   "get":op("Get a tenant","getTenant",None,None,{"200":resp("the tenant",ref("Tenant")),**nf}),
+   "patch":op("Change a tenant's name or settings","updateTenant",None,body("TenantInput"),{"200":resp("the changed tenant",ref("Tenant")),**bad,**nf,"409":err("name taken")}),
+   "delete":op("Delete a tenant and everything it owns","deleteTenant",None,None,{"204":resp("deleted"),**nf})},
+ "/admin/v1/tenants/{tenant}/clients":{
+   "parameters":[tenant],
+   "get":op("List a tenant's clients","listClients",pageq,None,{"200":resp("a page of clients",ref("ClientList")),"400":err("bad paging parameters"),**nf}),
+   "post":op("Create a client; the response carries its secret, this once","createClient",None,body("ClientInput"),{"201":resp("created, with client_secret",ref("Client")),**bad,**nf})},
+ "/admin/v1/tenants/{tenant}/clients/{client}":{
+   "parameters":[tenant,client],
+   "get":op("Get a client","getClient",None,None,{"200":resp("the client (no secret)",ref("Client")),**nf}),
+   "patch":op("Change a client","updateClient",None,body("ClientInput"),{"200":resp("the changed client",ref("Client")),**bad,**nf}),
+   "delete":op("Delete a client; its tokens stop working","deleteClient",None,None,{"204":resp("deleted"),**nf})},
+ "/admin/v1/tenants/{tenant}/clients/{client}/secrets":{
+   "parameters":[tenant,client],
+   "post":op("Rotate: add a new secret (shown once); the previous one stays valid until retired or until previous_expires_in","rotateSecret",None,{"required":False,"content":{"application/json":{"schema":ref("RotateInput")}}},
+     {"201":resp("the new secret",ref("RotateOutput")),**bad,**nf,"409":err("two secrets are active: retire one first")})},
+ "/admin/v1/tenants/{tenant}/clients/{client}/secrets/{secret}":{
+   "parameters":[tenant,client,sec],
+   "delete":op("Retire a secret at once","retireSecret",None,None,{"200":resp("the client",ref("Client")),**nf,"409":err("the only secret cannot be retired")})},
+ "/admin/v1/tenants/{tenant}/clients/{client}/granted-tenants/{other}":{
+   "parameters":[tenant,client,other],
+   "put":op("Let the client act on another tenant: its tokens cover it too (idempotent)","grantTenant",None,None,{"200":resp("the client",ref("Client")),"400":err("the client's own tenant"),**nf}),
+   "delete":op("Withdraw the client's access to another tenant","revokeTenant",None,None,{"200":resp("the client",ref("Client")),**nf})},
+ "/admin/v1/tenants/{tenant}/audit":{
+   "parameters":[tenant],
+   "get":op("A tenant's activity log, newest first","tenantAudit",auditq,None,{"200":resp("a page of events",ref("EventList")),"400":err("bad filter"),**nf})},
+ "/admin/v1/audit":{
+   "get":op("Server-wide activity log (key rotations, unknown clients), newest first","serverAudit",auditq,None,{"200":resp("a page of events",ref("EventList")),"400":err("bad filter")})},
+ "/admin/v1/keys":{
+   "get":op("List published signing keys","listKeys",None,None,{"200":resp("the keys",ref("KeyList"))})},
+ "/admin/v1/keys/rotate":{
+   "post":op("Make a new signing key current; the old ones stay published until their tokens expire","rotateKey",None,{"required":False,"content":{"application/json":{"schema":ref("RotateKeyInput")}}},
+     {"201":resp("the new key",ref("Key")),**bad})},
+}
+doc={"openapi":"3.1.0",
+ "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them."},
+ "servers":[{"url":"http://127.0.0.1:8081"}],
+ "security":[{"adminToken":[]}],
+ "paths":paths,
+ "components":{"schemas":schemas,"securitySchemes":{"adminToken":{"type":"http","scheme":"bearer","description":"a gate_adm_ token: GATEHOUSE_ADMIN_TOKEN, or generated in dev mode"}}}}
+json.dump(doc, open('openapi.json','w'), indent=2)
+open('openapi.json','a').write("\n")

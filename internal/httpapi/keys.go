@@ -1,0 +1,39 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
+	cur := a.Keys.Current()
+	out := []admin.Key{}
+	for _, k := range a.Keys.All() {
+		out = append(out, admin.Key{KID: k.ID, Alg: string(k.Alg), Current: k == cur, RetiredAt: k.Retired})
+	}
+	protocol.WriteJSON(w, http.StatusOK, admin.List[admin.Key]{Items: out})
+	return nil
+}
+
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	var in admin.RotateKeyInput
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+	}
+	if in.Alg != "" && !keys.ValidAlg(in.Alg) {
+		return protocol.ErrInvalidRequest.WithDescription("alg must be ES256, RS256 or EdDSA")
+	}
+	k, err := a.Keys.Rotate(r.Context(), jose.SignatureAlgorithm(in.Alg), a.event(r, "", "key.rotate", ""))
+	if err != nil {
+		return err
+	}
+	protocol.WriteJSON(w, http.StatusCreated, admin.Key{KID: k.ID, Alg: string(k.Alg), Current: true})
+	return nil
+}

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+func tenantJSON(t *store.Tenant) admin.Tenant {
+	return admin.Tenant{ID: t.ID, Name: t.Name, Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second)},
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// tenant finds the tenant named in the path; a name that cannot be one is
+// "not found" without a lookup.
+func (a *API) tenant(r *http.Request) (*store.Tenant, error) {
+	name := r.PathValue("tenant")
+	if !tenants.ValidName(name) {
+		return nil, store.ErrNotFound
+	}
+	return a.Store.GetTenant(r.Context(), name)
+}
+
+func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	ts, err := a.Store.ListTenants(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]admin.Tenant, len(ts))
+	for i := range ts {
+		out[i] = tenantJSON(&ts[i])
+	}
+	protocol.WriteJSON(w, http.StatusOK, newList(out, p.Limit, func(t admin.Tenant) string { return t.Name }))
+	return nil
+}
+
+func applyTenant(in *admin.TenantInput, t *store.Tenant) {
+	if in.Name != nil {
+		t.Name = *in.Name
+	}
+	if in.Settings != nil && in.Settings.AccessTokenTTL != nil {
+		t.Settings.AccessTokenTTL = time.Duration(*in.Settings.AccessTokenTTL) * time.Second
+	}
+}
+
+func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
+	var in admin.TenantInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	t := &store.Tenant{}
+	applyTenant(&in, t)
+	if err := a.Tenants.Create(r.Context(), t, a.event(r, "", "tenant.create", "")); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/admin/v1/tenants/"+t.Name)
+	protocol.WriteJSON(w, http.StatusCreated, tenantJSON(t))
+	return nil
+}
+
+func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.tenant(r)
+	if err != nil {
+		return err
+	}
+	protocol.WriteJSON(w, http.StatusOK, tenantJSON(t))
+	return nil
+}
+
+func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
+	var in admin.TenantInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	t, err := a.tenant(r)
+	if err != nil {
+		return err
+	}
+	t, err = a.Tenants.Update(r.Context(), t.ID, func(t *store.Tenant) { applyTenant(&in, t) }, a.event(r, t.ID, "tenant.update", t.Name))
+	if err != nil {
+		return err
+	}
+	protocol.WriteJSON(w, http.StatusOK, tenantJSON(t))
+	return nil
+}
+
+func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.tenant(r)
+	if err != nil {
+		return err
+	}
+	// A server-wide event: the tenant's own log goes with its URL.
+	ev := a.event(r, "", "tenant.delete", t.Name)
+	ev.Detail = map[string]any{"tenant_id": t.ID}
+	if err := a.Tenants.Delete(r.Context(), t.ID, ev); err != nil {
+		return err
+	}
+	a.Clients.Invalidate("")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,256 @@
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Algorithms a deployment may sign with.
+var Algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}
+
+// ValidAlg reports whether alg is one Gatehouse signs with.
+func ValidAlg(alg string) bool {
+	for _, a := range Algorithms {
+		if string(a) == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// Key is a parsed signing key.
+type Key struct {
+	ID      string
+	Alg     jose.SignatureAlgorithm
+	Public  crypto.PublicKey
+	Retired *time.Time
+	signer  *compactSigner // nil for keys that no longer sign
+}
+
+// SignJWT signs payload (JSON claims) as an at+jwt JWS in compact form.
+func (k *Key) SignJWT(payload []byte) (string, error) {
+	if k.signer == nil {
+		return "", errors.New("keys: key " + k.ID + " is retired")
+	}
+	return k.signer.sign(payload)
+}
+
+// set is an immutable snapshot swapped atomically on change.
+type set struct {
+	current *Key
+	byID    map[string]*Key
+	jwks    []byte
+}
+
+// Manager holds the keys in memory.
+type Manager struct {
+	Store  store.Keys
+	Sealer *secret.Sealer
+	Alg    jose.SignatureAlgorithm
+	// Overlap is how long a retired key stays published: at least the
+	// longest access-token lifetime.
+	Overlap time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+
+	keys       atomic.Pointer[set]
+	mu         sync.Mutex // serializes Load and Rotate
+	lastReload atomic.Int64
+}
+
+// Load reads the keys from the store, creating the first key when there is
+// none. Call it at start and whenever another replica may have rotated.
+func (m *Manager) Load(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	recs, err := m.Store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if len(recs) == 0 {
+		rec, err := m.generate(m.Alg)
+		if err != nil {
+			return err
+		}
+		if err := m.Store.CreateKey(ctx, rec, store.Event{Time: m.Now(), Actor: "system", Action: "key.create", Target: rec.ID, Outcome: "success"}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("keys: %w", err)
+		}
+		if recs, err = m.Store.ListKeys(ctx); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+	}
+	s, err := m.parse(recs)
+	if err != nil {
+		return err
+	}
+	m.keys.Store(s)
+	m.lastReload.Store(m.Now().UnixNano())
+	return nil
+}
+
+// Rotate makes a new key current and retires the others; they stay
+// published for Overlap. Keys retired longer ago than Overlap are deleted.
+func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, ev store.Event) (*Key, error) {
+	if alg == "" {
+		alg = m.Alg
+	}
+	rec, err := m.generate(alg)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	err = m.rotate(ctx, rec, ev)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Load(ctx); err != nil {
+		return nil, err
+	}
+	return m.keys.Load().current, nil
+}
+
+func (m *Manager) rotate(ctx context.Context, rec *store.SigningKey, ev store.Event) error {
+	ev.Target = rec.ID
+	if err := m.Store.RotateKey(ctx, rec, ev); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if _, err := m.Store.DeleteKeysRetiredBefore(ctx, rec.CreatedAt.Add(-m.Overlap)); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	return nil
+}
+
+// Current returns the key that signs new tokens.
+func (m *Manager) Current() *Key { return m.keys.Load().current }
+
+// Lookup finds a published key by id. An unknown id triggers at most one
+// reload from the store per second, so a key rotated on another replica is
+// found within a second without letting junk kids hammer the store.
+func (m *Manager) Lookup(ctx context.Context, kid string) (*Key, bool) {
+	if k, ok := m.keys.Load().byID[kid]; ok {
+		return k, true
+	}
+	last := m.lastReload.Load()
+	if m.Now().UnixNano()-last < int64(time.Second) || !m.lastReload.CompareAndSwap(last, m.Now().UnixNano()) {
+		return nil, false
+	}
+	if err := m.Load(ctx); err != nil {
+		m.Log.Warn("keys: reload failed", "err", err)
+		return nil, false
+	}
+	k, ok := m.keys.Load().byID[kid]
+	return k, ok
+}
+
+// All returns every published key, current first.
+func (m *Manager) All() []*Key {
+	s := m.keys.Load()
+	out := []*Key{s.current}
+	for _, k := range s.byID {
+		if k != s.current {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// JWKS returns the RFC 7517 key set document.
+func (m *Manager) JWKS() []byte { return m.keys.Load().jwks }
+
+func (m *Manager) parse(recs []store.SigningKey) (*set, error) {
+	s := &set{byID: map[string]*Key{}}
+	var pubs []json.RawMessage
+	for i := range recs {
+		rec := &recs[i]
+		der, err := m.Sealer.Open(rec.Sealed, []byte(rec.ID))
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
+		}
+		k := &Key{ID: rec.ID, Alg: jose.SignatureAlgorithm(rec.Alg), Public: priv.(crypto.Signer).Public(), Retired: rec.RetiredAt}
+		s.byID[k.ID] = k
+		pubs = append(pubs, rec.Public)
+		// The newest unretired key signs; ListKeys is oldest first. Should
+		// every key be retired (a damaged table), the newest signs anyway
+		// rather than leaving the server unable to start.
+		if rec.RetiredAt == nil || (i == len(recs)-1 && s.current == nil) {
+			signer, err := newCompactSigner(k.Alg, k.ID, priv.(crypto.Signer))
+			if err != nil {
+				return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
+			}
+			k.signer = signer
+			s.current = k
+		}
+	}
+	if s.current == nil {
+		return nil, errors.New("keys: no signing key")
+	}
+	jwks, err := json.Marshal(map[string]any{"keys": pubs})
+	if err != nil {
+		return nil, err
+	}
+	s.jwks = jwks
+	return s, nil
+}
+
+// generate makes a new key record with its private part sealed.
+func (m *Manager) generate(alg jose.SignatureAlgorithm) (*store.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	jwk := jose.JSONWebKey{Key: priv.Public(), Algorithm: string(alg), Use: "sig"}
+	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	pub, err := jwk.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &store.SigningKey{ID: jwk.KeyID, Alg: string(alg), Sealed: m.Sealer.Seal(der, []byte(jwk.KeyID)),
+		Public: pub, CreatedAt: m.Now()}, nil
+}
+
+// MaxTokenLifetime bounds every access token (see clients.MaxTTL); a retired
+// key stays published this long so no token it signed outlives its key.
+const MaxTokenLifetime = 30 * 24 * time.Hour

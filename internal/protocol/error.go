@@ -1,0 +1,158 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2, RFC 6750 §3.1).
+// Values are never mutated once built; the With methods return copies.
+type Error struct {
+	Code        string
+	Description string
+	Status      int
+	// Challenge, when set, is the scheme of the WWW-Authenticate header
+	// sent with the error ("Basic" for a client that used Basic auth,
+	// "Bearer" on protected resources).
+	Challenge string
+	// RetryAfter, when positive, is sent as an integer Retry-After header.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// WithDescription returns a copy with a human-readable description.
+func (e *Error) WithDescription(d string) *Error {
+	c := *e
+	c.Description = d
+	return &c
+}
+
+// WithChallenge returns a copy that asks for the given auth scheme.
+func (e *Error) WithChallenge(scheme string) *Error {
+	c := *e
+	c.Challenge = scheme
+	return &c
+}
+
+// WithRetryAfter returns a copy carrying a Retry-After delay.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
+func newErr(code string, status int) *Error { return &Error{Code: code, Status: status} }
+
+// RFC 6749 §5.2 error codes, plus RFC 8707, RFC 7009 and RFC 6750 ones.
+// These are templates: use WithDescription to get a value to return.
+var (
+	ErrInvalidRequest       = newErr("invalid_request", http.StatusBadRequest)
+	ErrInvalidClient        = newErr("invalid_client", http.StatusUnauthorized)
+	ErrInvalidGrant         = newErr("invalid_grant", http.StatusBadRequest)
+	ErrUnauthorizedClient   = newErr("unauthorized_client", http.StatusBadRequest)
+	ErrUnsupportedGrantType = newErr("unsupported_grant_type", http.StatusBadRequest)
+	ErrInvalidScope         = newErr("invalid_scope", http.StatusBadRequest)
+	ErrInvalidTarget        = newErr("invalid_target", http.StatusBadRequest)         // RFC 8707 §2
+	ErrUnsupportedTokenType = newErr("unsupported_token_type", http.StatusBadRequest) // RFC 7009 §2.2.1
+	ErrInvalidToken         = newErr("invalid_token", http.StatusUnauthorized)        // RFC 6750 §3.1
+	ErrInsufficientScope    = newErr("insufficient_scope", http.StatusForbidden)      // RFC 6750 §3.1
+	ErrTooManyRequests      = newErr("too_many_requests", http.StatusTooManyRequests)
+	ErrRequestTooLarge      = newErr("invalid_request", http.StatusRequestEntityTooLarge)
+	ErrUnsupportedMediaType = newErr("invalid_request", http.StatusUnsupportedMediaType)
+	ErrMethodNotAllowed     = newErr("invalid_request", http.StatusMethodNotAllowed)
+	ErrNotFound             = newErr("not_found", http.StatusNotFound)
+	ErrServer               = newErr("server_error", http.StatusInternalServerError)
+	ErrUnavailable          = newErr("temporarily_unavailable", http.StatusServiceUnavailable)
+)
+
+// AsError returns err as a protocol error. Anything that is not one becomes
+// server_error: its detail is logged and never sent (RFC 6749 §5.2 leaves
+// no room for internals in a response).
+func AsError(err error, log *slog.Logger) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if log != nil {
+		log.Error("internal error", "err", err)
+	}
+	return ErrServer.WithDescription("internal error")
+}
+
+// WriteError renders err as an RFC 6749 §5.2 JSON error response.
+func WriteError(w http.ResponseWriter, err error, log *slog.Logger) {
+	e := AsError(err, log)
+	h := w.Header()
+	if e.Challenge != "" {
+		h.Set("WWW-Authenticate", Challenge(e.Challenge, "", e))
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	body := struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description,omitempty"`
+	}{e.Code, e.Description}
+	WriteJSON(w, e.Status, body)
+}
+
+// Challenge renders a WWW-Authenticate value (RFC 6750 §3 for Bearer,
+// RFC 7617 for Basic). realm may be empty.
+func Challenge(scheme, realm string, e *Error) string {
+	var parts []string
+	if realm == "" && scheme == "Basic" {
+		realm = "gatehouse"
+	}
+	if realm != "" {
+		parts = append(parts, `realm="`+quote(realm)+`"`)
+	}
+	// RFC 6750 §3: only its own codes go into a Bearer challenge, and a
+	// request with no credentials at all gets none (pass a nil error, or one
+	// whose code is not an RFC 6750 code).
+	if scheme == "Bearer" && e != nil && bearerCodes[e.Code] {
+		parts = append(parts, `error="`+e.Code+`"`)
+		if e.Description != "" {
+			parts = append(parts, `error_description="`+quote(e.Description)+`"`)
+		}
+	}
+	if len(parts) == 0 {
+		return scheme
+	}
+	return scheme + " " + strings.Join(parts, ", ")
+}
+
+var bearerCodes = map[string]bool{"invalid_request": true, "invalid_token": true, "insufficient_scope": true}
+
+// quote keeps a value inside an RFC 7230 quoted-string: no quotes,
+// backslashes or control characters.
+func quote(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+			return '\''
+		}
+		return r
+	}, s)
+}
+
+// WriteJSON writes v as JSON with the given status and no-store caching, as
+// RFC 6749 §5.1 requires for token responses and is right for every OAuth
+// and admin response.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+}

@@ -1,0 +1,66 @@
+package ratelimit
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// gcraScript is GCRA in one Redis round trip. It reads the clock with
+// TIME, so every replica sees one clock; times are microseconds.
+// KEYS[1] = key; ARGV[1] = emission interval; ARGV[2] = period.
+// Returns {allowed, retry_after, reset}.
+//
+//go:embed gcra.lua
+var gcraScript string
+
+var script = redis.NewScript(gcraScript)
+
+// Redis keeps GCRA state in Redis so that replicas share one budget. When
+// Redis cannot be reached it falls back to Fallback (per-replica budgets)
+// unless FailClosed is set, and reports the outage through Healthy.
+type Redis struct {
+	Client     redis.UniversalClient
+	Prefix     string
+	Fallback   *Local
+	FailClosed bool
+	// Timeout bounds one check so a slow Redis cannot stall requests.
+	Timeout time.Duration
+
+	down atomic.Bool
+}
+
+// ErrUnavailable is returned (fail-closed) when Redis cannot answer.
+var ErrUnavailable = errors.New("ratelimit: Redis unavailable")
+
+// Allow decides one event for key under l.
+func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	if l.Zero() {
+		return Result{Allowed: true, Remaining: -1}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	interval := l.interval()
+	v, err := script.Run(ctx, r.Client, []string{r.Prefix + key}, interval.Microseconds(), l.Period.Microseconds()).Int64Slice()
+	if err != nil || len(v) != 3 {
+		r.down.Store(true)
+		if r.FailClosed {
+			return Result{}, ErrUnavailable
+		}
+		return r.Fallback.Allow(ctx, key, l)
+	}
+	r.down.Store(false)
+	reset := time.Duration(v[2]) * time.Microsecond
+	res := Result{Allowed: v[0] == 1, RetryAfter: time.Duration(v[1]) * time.Microsecond, Reset: reset}
+	if res.Allowed {
+		res.Remaining = int((l.Period - reset) / interval)
+	}
+	return res, nil
+}
+
+// Healthy reports whether the last check reached Redis.
+func (r *Redis) Healthy() bool { return !r.down.Load() }

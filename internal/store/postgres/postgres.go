@@ -1,0 +1,80 @@
+// Package postgres opens the PostgreSQL backend through pgx/v5. Replicas that
+// start together migrate one at a time under a session advisory lock.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded schema files.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+var dialect = sqlstore.Dialect{
+	Name:            "postgres",
+	ForUpdate:       " FOR UPDATE",
+	MigrationLock:   "SELECT pg_advisory_lock(7243911)",
+	MigrationUnlock: "SELECT pg_advisory_unlock(7243911)",
+	Classify: func(err error) error {
+		var e *pgconn.PgError
+		if !errors.As(err, &e) {
+			return nil
+		}
+		switch e.Code {
+		case "23505": // unique_violation
+			return store.ErrConflict
+		case "23503": // foreign_key_violation
+			return store.ErrNotFound
+		}
+		return nil
+	},
+}
+
+// DB is the PostgreSQL store; Pool is exposed for LISTEN/NOTIFY.
+type DB struct {
+	*sqlstore.DB
+	Pool *pgxpool.Pool
+}
+
+// Close closes the SQL handle and the pool.
+func (d *DB) Close() error {
+	err := d.DB.Close()
+	d.Pool.Close()
+	return err
+}
+
+// Open connects to the database at url and applies pending migrations.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	var db *sql.DB = stdlib.OpenDBFromPool(pool)
+	s := &DB{DB: sqlstore.New(db, dialect), Pool: pool}
+	if _, err := s.Migrate(ctx, Migrations()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,116 @@
+package store
+
+import "time"
+
+// Tenant is an isolated customer organization.
+type Tenant struct {
+	ID        string
+	Name      string // case-sensitive, unique, used in URLs
+	Settings  TenantSettings
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TenantSettings are the per-tenant defaults.
+type TenantSettings struct {
+	// AccessTokenTTL is the default lifetime of access tokens for clients
+	// that do not set their own.
+	AccessTokenTTL time.Duration `json:"access_token_ttl"`
+}
+
+// Token formats a client may choose.
+const (
+	FormatJWT    = "jwt"
+	FormatOpaque = "opaque"
+)
+
+// Client is an API integration.
+type Client struct {
+	ID             string
+	TenantID       string
+	Name           string
+	Grants         []string
+	Scopes         []string
+	Audiences      []string
+	RedirectURIs   []string
+	AccessTokenTTL time.Duration // zero: the tenant default
+	TokenFormat    string
+	IssueQuota     Quota
+	Secrets        []ClientSecret
+	// GrantedTenants are the ids of other tenants the client may act on;
+	// its tokens cover them too (the orgs claim).
+	GrantedTenants []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	LastUsedAt     time.Time
+	TokensIssued   int64
+}
+
+// Quota limits token issuance: at most Count tokens per Per. Zero is off.
+type Quota struct {
+	Count int           `json:"count"`
+	Per   time.Duration `json:"per"`
+}
+
+// ClientSecret is one of at most two active secrets of a client.
+type ClientSecret struct {
+	ID        string     `json:"id"`
+	Digest    string     `json:"digest"` // hex SHA-256
+	Hint      string     `json:"hint"`   // non-secret prefix for display
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// ClientUsage is a batched usage record.
+type ClientUsage struct {
+	ClientID string
+	Issued   int64
+	LastUsed time.Time
+}
+
+// SigningKey is an asymmetric key that signs access tokens.
+type SigningKey struct {
+	ID        string // the JWS kid
+	Alg       string // ES256, RS256, EdDSA
+	Sealed    []byte // private key (PKCS#8 DER) sealed with the master key
+	Public    []byte // public JWK, JSON
+	CreatedAt time.Time
+	RetiredAt *time.Time // set when a newer key took over signing
+}
+
+// OpaqueToken is an access token looked up by digest.
+type OpaqueToken struct {
+	Digest    string
+	ClientID  string
+	TenantID  string
+	Subject   string
+	Scope     string
+	Audience  []string
+	Orgs      []string
+	Auth      string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	Revoked   bool
+}
+
+// AdminCredential is a bearer credential for the admin API.
+type AdminCredential struct {
+	ID        string
+	Name      string
+	Digest    string
+	CreatedAt time.Time
+}
+
+// Event is one activity-log record.
+type Event struct {
+	ID        int64
+	Time      time.Time
+	TenantID  string // empty for server-wide events
+	Actor     string // "admin:<id>", "client:<id>", "system"
+	Action    string // e.g. "client.create", "client.auth_failed"
+	Target    string
+	IP        string
+	UserAgent string
+	Outcome   string // "success" or "failure"
+	Detail    map[string]any
+}

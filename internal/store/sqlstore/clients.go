@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const clientCols = `id, tenant_id, name, grants, scopes, audiences, redirect_uris, access_token_ttl,
+	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants`
+
+func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
+	var c store.Client
+	var grants, scopes, auds, uris, quota, secrets, granted string
+	var ttl, created, updated, lastUsed int64
+	if err := row.Scan(&c.ID, &c.TenantID, &c.Name, &grants, &scopes, &auds, &uris, &ttl,
+		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted); err != nil {
+		return nil, err
+	}
+	c.AccessTokenTTL = time.Duration(ttl) * time.Second
+	c.CreatedAt, c.UpdatedAt, c.LastUsedAt = fromMicros(created), fromMicros(updated), fromMicros(lastUsed)
+	for _, f := range []struct {
+		s string
+		v any
+	}{{grants, &c.Grants}, {scopes, &c.Scopes}, {auds, &c.Audiences}, {uris, &c.RedirectURIs}, {quota, &c.IssueQuota}, {secrets, &c.Secrets}, {granted, &c.GrantedTenants}} {
+		if err := fromJSON(f.s, f.v); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+func clientArgs(c *store.Client) []any {
+	return []any{c.ID, c.TenantID, c.Name, toJSON(nonNil(c.Grants)), toJSON(nonNil(c.Scopes)), toJSON(nonNil(c.Audiences)),
+		toJSON(nonNil(c.RedirectURIs)), int64(c.AccessTokenTTL / time.Second), c.TokenFormat, toJSON(c.IssueQuota),
+		toJSON(c.Secrets), micros(c.CreatedAt), micros(c.UpdatedAt), toJSON(nonNil(c.GrantedTenants))}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// CreateClient implements store.Clients.
+func (s *DB) CreateClient(ctx context.Context, c *store.Client, ev store.Event) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, tenant_id, name, grants, scopes, audiences,
+			redirect_uris, access_token_ttl, token_format, issue_quota, secrets, created_at, updated_at, granted_tenants)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, clientArgs(c)...); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// GetClient implements store.Clients.
+func (s *DB) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	c, err := scanClient(s.db.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
+	return c, s.wrap(err)
+}
+
+// ListClients implements store.Clients; ordered by id.
+func (s *DB) ListClients(ctx context.Context, tenantID string, page store.Page) ([]store.Client, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = $1 AND id > $2
+		ORDER BY id LIMIT $3`, tenantID, page.After, limit(page.Limit))
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateClient implements store.Clients. The id and tenant cannot change.
+func (s *DB) UpdateClient(ctx context.Context, id string, mutate func(*store.Client) error, ev store.Event) (*store.Client, error) {
+	var out *store.Client
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		c, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`+s.d.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		tenant := c.TenantID
+		if err := mutate(c); err != nil {
+			return err
+		}
+		c.ID, c.TenantID = id, tenant
+		if _, err := tx.ExecContext(ctx, `UPDATE clients SET tenant_id = $2, name = $3, grants = $4, scopes = $5,
+			audiences = $6, redirect_uris = $7, access_token_ttl = $8, token_format = $9, issue_quota = $10,
+			secrets = $11, created_at = $12, updated_at = $13, granted_tenants = $14 WHERE id = $1`, clientArgs(c)...); err != nil {
+			return err
+		}
+		out = c
+		return insertEvent(ctx, tx, ev)
+	})
+	return out, err
+}
+
+// DeleteClient implements store.Clients.
+func (s *DB) DeleteClient(ctx context.Context, id string, ev store.Event) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM clients WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// AddClientUsage implements store.Clients. Unknown (deleted) clients are skipped.
+func (s *DB) AddClientUsage(ctx context.Context, usage []store.ClientUsage) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, u := range usage {
+			if _, err := tx.ExecContext(ctx, `UPDATE clients SET tokens_issued = tokens_issued + $2,
+				last_used_at = CASE WHEN last_used_at > $3 THEN last_used_at ELSE $3 END WHERE id = $1`,
+				u.ClientID, u.Issued, micros(u.LastUsed)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

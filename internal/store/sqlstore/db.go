@@ -1,0 +1,155 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Dialect is what a backend tells the shared implementation.
+type Dialect struct {
+	Name string
+	// ForUpdate is appended to a SELECT that is followed by an UPDATE of the
+	// same row in one transaction (" FOR UPDATE" on PostgreSQL; SQLite takes
+	// the write lock at BEGIN IMMEDIATE instead).
+	ForUpdate string
+	// MigrationLock and MigrationUnlock bracket a migration run on one
+	// connection so that replicas starting together migrate one at a time
+	// ("" for none).
+	MigrationLock, MigrationUnlock string
+	// Classify maps a driver error to a store sentinel, or returns nil.
+	Classify func(error) error
+}
+
+// DB is a store.Store over database/sql.
+type DB struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps an open database. Run Migrate before use.
+func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
+
+// SQL returns the underlying handle (for backends' own tests and tools).
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Ping implements store.Store.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *DB) Close() error { return s.db.Close() }
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx runs fn in a transaction and commits it when fn returns nil.
+func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrap(tx.Commit())
+}
+
+// wrap turns driver errors into store sentinels where one applies.
+func (s *DB) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrReused, store.ErrLimit} {
+		if errors.Is(err, sentinel) {
+			return err
+		}
+	}
+	if s.d.Classify != nil {
+		if sentinel := s.d.Classify(err); sentinel != nil {
+			return fmt.Errorf("%w: %v", sentinel, err)
+		}
+	}
+	return err
+}
+
+// affected returns ErrNotFound when a statement touched no row.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Times are stored as Unix microseconds, UTC.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func optMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromOptMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("sqlstore: marshal: " + err.Error()) // only our own record types reach here
+	}
+	return string(b)
+}
+
+func fromJSON(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("sqlstore: corrupt JSON column: %w", err)
+	}
+	return nil
+}
+
+func limit(n int) int {
+	if n <= 0 || n > 1000 {
+		return 100
+	}
+	return n
+}

@@ -1,0 +1,91 @@
+// Package tenants owns tenant rules: names (case-sensitive, URL-safe,
+// unique) and settings with their bounds.
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// ValidName reports whether name can be a tenant's.
+func ValidName(name string) bool { return namePattern.MatchString(name) }
+
+// InvalidError lists what is wrong with a tenant.
+type InvalidError struct{ Problems []string }
+
+func (e *InvalidError) Error() string { return "invalid tenant: " + strings.Join(e.Problems, "; ") }
+
+// Validate checks a tenant's name and settings.
+func Validate(t *store.Tenant) error {
+	var bad []string
+	if !namePattern.MatchString(t.Name) {
+		bad = append(bad, "name must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if ttl := t.Settings.AccessTokenTTL; ttl != 0 && (ttl < time.Minute || ttl > 30*24*time.Hour) {
+		bad = append(bad, "access_token_ttl must be between 1m and 720h, or 0 for the server default")
+	}
+	if len(bad) > 0 {
+		return &InvalidError{Problems: bad}
+	}
+	return nil
+}
+
+// Service changes tenants.
+type Service struct {
+	Store store.Tenants
+	Now   func() time.Time
+	// Changed is called after any change (to drop caches that embed tenants).
+	Changed func()
+}
+
+// Create validates and stores a tenant.
+func (s *Service) Create(ctx context.Context, t *store.Tenant, ev store.Event) error {
+	if err := Validate(t); err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	t.ID, t.CreatedAt, t.UpdatedAt = secret.NewID("tn"), now, now
+	ev.TenantID, ev.Target = t.ID, t.Name
+	if err := s.Store.CreateTenant(ctx, t, ev); err != nil {
+		return fmt.Errorf("tenant %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+// Update applies mutate and validates the result in one transaction. A
+// tenant's name never changes: it is in URLs, in issued tokens' tenant and
+// orgs claims, and in integrators' configuration.
+func (s *Service) Update(ctx context.Context, id string, mutate func(*store.Tenant), ev store.Event) (*store.Tenant, error) {
+	t, err := s.Store.UpdateTenant(ctx, id, func(t *store.Tenant) error {
+		name := t.Name
+		mutate(t)
+		if t.Name != name {
+			return &InvalidError{Problems: []string{"a tenant's name cannot change"}}
+		}
+		t.UpdatedAt = s.Now().UTC()
+		return Validate(t)
+	}, ev)
+	s.changed()
+	return t, err
+}
+
+// Delete removes a tenant and everything it owns.
+func (s *Service) Delete(ctx context.Context, id string, ev store.Event) error {
+	err := s.Store.DeleteTenant(ctx, id, ev)
+	s.changed()
+	return err
+}
+
+func (s *Service) changed() {
+	if s.Changed != nil {
+		s.Changed()
+	}
+}

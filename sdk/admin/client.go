@@ -1,0 +1,222 @@
+// Package admin is a Go client for Gatehouse's admin API (/admin/v1). The
+// gatehouse CLI is built on it; platform teams can script with it too.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// API calls the admin API with an admin bearer token.
+type API struct {
+	BaseURL string // e.g. http://127.0.0.1:8081
+	Token   string
+	HTTP    *http.Client
+}
+
+// New returns a client with a 30-second timeout.
+func New(baseURL, token string) *API {
+	return &API{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+func (c *API) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, e) != nil || e.Code == "" {
+			e.Code, e.Description = http.StatusText(resp.StatusCode), strings.TrimSpace(string(data))
+		}
+		return e
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("admin: decoding %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func tenantPath(tenant string) string { return "/admin/v1/tenants/" + url.PathEscape(tenant) }
+
+func clientPath(tenant, id string) string {
+	return tenantPath(tenant) + "/clients/" + url.PathEscape(id)
+}
+
+// ListTenants returns one page of tenants, by name; after is a cursor.
+func (c *API) ListTenants(ctx context.Context, after string, limit int) (*List[Tenant], error) {
+	var out List[Tenant]
+	return &out, c.do(ctx, "GET", "/admin/v1/tenants"+pageQuery(after, limit), nil, &out)
+}
+
+// CreateTenant creates a tenant.
+func (c *API) CreateTenant(ctx context.Context, in TenantInput) (*Tenant, error) {
+	var out Tenant
+	return &out, c.do(ctx, "POST", "/admin/v1/tenants", in, &out)
+}
+
+// GetTenant returns a tenant by name.
+func (c *API) GetTenant(ctx context.Context, name string) (*Tenant, error) {
+	var out Tenant
+	return &out, c.do(ctx, "GET", tenantPath(name), nil, &out)
+}
+
+// UpdateTenant changes a tenant.
+func (c *API) UpdateTenant(ctx context.Context, name string, in TenantInput) (*Tenant, error) {
+	var out Tenant
+	return &out, c.do(ctx, "PATCH", tenantPath(name), in, &out)
+}
+
+// DeleteTenant deletes a tenant and everything it owns.
+func (c *API) DeleteTenant(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", tenantPath(name), nil, nil)
+}
+
+// ListClients returns one page of a tenant's clients.
+func (c *API) ListClients(ctx context.Context, tenant, after string, limit int) (*List[Client], error) {
+	var out List[Client]
+	return &out, c.do(ctx, "GET", tenantPath(tenant)+"/clients"+pageQuery(after, limit), nil, &out)
+}
+
+// CreateClient creates a client; the result carries its secret, this once.
+func (c *API) CreateClient(ctx context.Context, tenant string, in ClientInput) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/clients", in, &out)
+}
+
+// GetClient returns a client.
+func (c *API) GetClient(ctx context.Context, tenant, id string) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "GET", clientPath(tenant, id), nil, &out)
+}
+
+// UpdateClient changes a client.
+func (c *API) UpdateClient(ctx context.Context, tenant, id string, in ClientInput) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "PATCH", clientPath(tenant, id), in, &out)
+}
+
+// DeleteClient deletes a client.
+func (c *API) DeleteClient(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, "DELETE", clientPath(tenant, id), nil, nil)
+}
+
+// RotateSecret adds a new client secret and returns it, this once.
+func (c *API) RotateSecret(ctx context.Context, tenant, id string, in RotateInput) (*RotateOutput, error) {
+	var out RotateOutput
+	return &out, c.do(ctx, "POST", clientPath(tenant, id)+"/secrets", in, &out)
+}
+
+// RetireSecret removes one client secret at once.
+func (c *API) RetireSecret(ctx context.Context, tenant, id, secretID string) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "DELETE", clientPath(tenant, id)+"/secrets/"+url.PathEscape(secretID), nil, &out)
+}
+
+// GrantTenant lets a client act on another tenant: its tokens cover it too.
+func (c *API) GrantTenant(ctx context.Context, tenant, id, other string) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "PUT", clientPath(tenant, id)+"/granted-tenants/"+url.PathEscape(other), nil, &out)
+}
+
+// RevokeTenant withdraws a client's access to another tenant.
+func (c *API) RevokeTenant(ctx context.Context, tenant, id, other string) (*Client, error) {
+	var out Client
+	return &out, c.do(ctx, "DELETE", clientPath(tenant, id)+"/granted-tenants/"+url.PathEscape(other), nil, &out)
+}
+
+// AuditQuery filters the activity log.
+type AuditQuery struct {
+	Since, Until time.Time
+	Action       string // exact, or a prefix ending in "."
+	Cursor       string
+	Limit        int
+}
+
+// Audit returns one page of a tenant's activity log, newest first; tenant
+// "" means server-wide events.
+func (c *API) Audit(ctx context.Context, tenant string, q AuditQuery) (*List[Event], error) {
+	v := url.Values{}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339))
+	}
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.Format(time.RFC3339))
+	}
+	if q.Action != "" {
+		v.Set("action", q.Action)
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	path := "/admin/v1/audit"
+	if tenant != "" {
+		path = tenantPath(tenant) + "/audit"
+	}
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out List[Event]
+	return &out, c.do(ctx, "GET", path, nil, &out)
+}
+
+// ListKeys returns the published signing keys.
+func (c *API) ListKeys(ctx context.Context) ([]Key, error) {
+	var out List[Key]
+	return out.Items, c.do(ctx, "GET", "/admin/v1/keys", nil, &out)
+}
+
+// RotateKey makes a new signing key current.
+func (c *API) RotateKey(ctx context.Context, alg string) (*Key, error) {
+	var out Key
+	return &out, c.do(ctx, "POST", "/admin/v1/keys/rotate", RotateKeyInput{Alg: alg}, &out)
+}
+
+func pageQuery(after string, limit int) string {
+	v := url.Values{}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}

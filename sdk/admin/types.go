@@ -1,0 +1,144 @@
+package admin
+
+import "time"
+
+// These are the admin API's wire types; the server renders exactly these.
+// Durations are whole seconds; times are RFC 3339.
+
+// Tenant is an isolated customer organization.
+type Tenant struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Settings  TenantSettings `json:"settings"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// TenantSettings are a tenant's defaults.
+type TenantSettings struct {
+	AccessTokenTTL int64 `json:"access_token_ttl"`
+}
+
+// TenantInput creates or changes a tenant; nil fields are left alone.
+type TenantInput struct {
+	Name     *string              `json:"name,omitempty"`
+	Settings *TenantSettingsInput `json:"settings,omitempty"`
+}
+
+// TenantSettingsInput changes tenant settings; nil fields are left alone.
+type TenantSettingsInput struct {
+	AccessTokenTTL *int64 `json:"access_token_ttl,omitempty"`
+}
+
+// Client is an API integration. ClientSecret is set only in the response
+// that created the client.
+type Client struct {
+	ClientID       string       `json:"client_id"`
+	ClientSecret   string       `json:"client_secret,omitempty"`
+	Tenant         string       `json:"tenant"`
+	Name           string       `json:"name"`
+	Grants         []string     `json:"grants"`
+	Scopes         []string     `json:"scopes"`
+	Audiences      []string     `json:"audiences"`
+	RedirectURIs   []string     `json:"redirect_uris"`
+	AccessTokenTTL int64        `json:"access_token_ttl"`
+	TokenFormat    string       `json:"token_format"`
+	IssueQuota     Quota        `json:"issue_quota"`
+	Secrets        []SecretInfo `json:"secrets"`
+	GrantedTenants []string     `json:"granted_tenants"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	LastUsedAt     *time.Time   `json:"last_used_at"`
+	TokensIssued   int64        `json:"tokens_issued"`
+}
+
+// ClientInput creates or changes a client; nil fields are left alone.
+type ClientInput struct {
+	Name           *string   `json:"name,omitempty"`
+	Grants         *[]string `json:"grants,omitempty"`
+	Scopes         *[]string `json:"scopes,omitempty"`
+	Audiences      *[]string `json:"audiences,omitempty"`
+	RedirectURIs   *[]string `json:"redirect_uris,omitempty"`
+	AccessTokenTTL *int64    `json:"access_token_ttl,omitempty"`
+	TokenFormat    *string   `json:"token_format,omitempty"`
+	IssueQuota     *Quota    `json:"issue_quota,omitempty"`
+}
+
+// Quota allows Count tokens per Per seconds; zero is off.
+type Quota struct {
+	Count int   `json:"count"`
+	Per   int64 `json:"per"`
+}
+
+// SecretInfo describes a client secret without revealing it.
+type SecretInfo struct {
+	ID        string     `json:"id"`
+	Hint      string     `json:"hint"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// RotateInput asks for a new client secret; the previous ones stay valid
+// until retired, or for PreviousExpiresIn seconds when that is set.
+type RotateInput struct {
+	PreviousExpiresIn int64 `json:"previous_expires_in,omitempty"`
+}
+
+// RotateOutput carries the new secret, shown this once.
+type RotateOutput struct {
+	ClientSecret string     `json:"client_secret"`
+	Secret       SecretInfo `json:"secret"`
+	Client       Client     `json:"client"`
+}
+
+// Event is one activity-log record.
+type Event struct {
+	ID        int64          `json:"id"`
+	Time      time.Time      `json:"time"`
+	Actor     string         `json:"actor"`
+	Action    string         `json:"action"`
+	Target    string         `json:"target"`
+	IP        string         `json:"ip"`
+	UserAgent string         `json:"user_agent"`
+	Outcome   string         `json:"outcome"`
+	Detail    map[string]any `json:"detail"`
+}
+
+// Key is a published signing key.
+type Key struct {
+	KID       string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	Current   bool       `json:"current"`
+	RetiredAt *time.Time `json:"retired_at"`
+}
+
+// RotateKeyInput optionally picks the new key's algorithm.
+type RotateKeyInput struct {
+	Alg string `json:"alg,omitempty"`
+}
+
+// List is one page of a listing; Next is the cursor of the following page.
+type List[T any] struct {
+	Items []T     `json:"items"`
+	Next  *string `json:"next"`
+}
+
+// Error is the admin API's error body: the RFC 6749 §5.2 shape plus the
+// validation problems when there are several.
+type Error struct {
+	Status      int      `json:"-"`
+	Code        string   `json:"error"`
+	Description string   `json:"error_description,omitempty"`
+	Problems    []string `json:"problems,omitempty"`
+}
+
+func (e *Error) Error() string {
+	s := e.Code
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	for _, p := range e.Problems {
+		s += "\n  - " + p
+	}
+	return s
+}
