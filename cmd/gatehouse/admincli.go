@@ -174,6 +174,7 @@ func seconds(d time.Duration) *int64 {
 
 func tenantCreate(ctx context.Context, c *adminCmd, args []string) error {
 	ttl := c.fs.Duration("access-token-ttl", 0, "default access-token lifetime for the tenant's clients")
+	lf := bindLimitFlags(c.fs, "the server's")
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -181,9 +182,16 @@ func tenantCreate(ctx context.Context, c *adminCmd, args []string) error {
 	if err != nil {
 		return err
 	}
+	limits, err := lf.input()
+	if err != nil {
+		return err
+	}
 	in := admin.TenantInput{Name: &name}
-	if *ttl != 0 {
-		in.Settings = &admin.TenantSettingsInput{AccessTokenTTL: seconds(*ttl)}
+	if *ttl != 0 || limits != nil {
+		in.Settings = &admin.TenantSettingsInput{RateLimits: limits}
+		if *ttl != 0 {
+			in.Settings.AccessTokenTTL = seconds(*ttl)
+		}
 	}
 	t, err := c.api().CreateTenant(ctx, in)
 	if err != nil {
@@ -222,6 +230,7 @@ func tenantGet(ctx context.Context, c *adminCmd, args []string) error {
 	}
 	return c.print(t, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "name:\t%s\nid:\t%s\ntoken ttl:\t%s\ncreated:\t%s\n", t.Name, t.ID, ttlString(t.Settings.AccessTokenTTL), t.CreatedAt.Format(time.RFC3339))
+		printLimits(w, t.Settings.RateLimits)
 	})
 }
 
@@ -246,6 +255,75 @@ func ttlString(s int64) string {
 	return (time.Duration(s) * time.Second).String()
 }
 
+// limitFlags binds --read-limit and --write-limit, a credential's gateway
+// budgets.
+type limitFlags struct{ read, write *string }
+
+func bindLimitFlags(fs *flag.FlagSet, next string) *limitFlags {
+	help := "gateway budget for %s requests, COUNT/DURATION (e.g. %s); inherit to use " + next
+	return &limitFlags{
+		read:  fs.String("read-limit", "", fmt.Sprintf(help, "GET, HEAD and OPTIONS", "600/1m")),
+		write: fs.String("write-limit", "", fmt.Sprintf(help, "other", "200/1m")),
+	}
+}
+
+// input returns the budgets set, or nil when neither flag was given.
+func (l *limitFlags) input() (*admin.RateLimitsInput, error) {
+	var in admin.RateLimitsInput
+	for _, f := range []struct {
+		name, val string
+		dst       **admin.Quota
+	}{{"read-limit", *l.read, &in.Read}, {"write-limit", *l.write, &in.Write}} {
+		if f.val == "" {
+			continue
+		}
+		q, err := parseLimit(f.val)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %w", f.name, f.val, err)
+		}
+		*f.dst = q
+	}
+	if in.Read == nil && in.Write == nil {
+		return nil, nil
+	}
+	return &in, nil
+}
+
+// parseLimit reads COUNT/DURATION (600/1m: 600 requests a minute), or
+// "inherit" (a zero budget, which falls back to the next level's).
+func parseLimit(v string) (*admin.Quota, error) {
+	if v == "inherit" {
+		return &admin.Quota{}, nil
+	}
+	n, per, ok := strings.Cut(v, "/")
+	if !ok {
+		return nil, errors.New("want COUNT/DURATION, e.g. 600/1m, or inherit")
+	}
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("count %q must be a whole number of at least 1", n)
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d < time.Second || d%time.Second != 0 {
+		return nil, fmt.Errorf("duration %q must be whole seconds, at least 1s (e.g. 1s, 1m, 1h)", per)
+	}
+	return &admin.Quota{Count: count, Per: int64(d / time.Second)}, nil
+}
+
+func limitString(q admin.Quota) string {
+	return fmt.Sprintf("%d per %s", q.Count, time.Duration(q.Per)*time.Second)
+}
+
+// printLimits shows the budgets set; those not shown are inherited.
+func printLimits(w *tabwriter.Writer, rl admin.RateLimits) {
+	if rl.Read.Count > 0 {
+		fmt.Fprintf(w, "read limit:\t%s\n", limitString(rl.Read))
+	}
+	if rl.Write.Count > 0 {
+		fmt.Fprintf(w, "write limit:\t%s\n", limitString(rl.Write))
+	}
+}
+
 // clientFlags binds the settable client fields.
 type clientFlags struct {
 	name                     *string
@@ -253,6 +331,7 @@ type clientFlags struct {
 	ttl                      *time.Duration
 	format                   *string
 	quota                    *string
+	limits                   *limitFlags
 }
 
 func bindClientFlags(c *adminCmd) *clientFlags {
@@ -261,6 +340,7 @@ func bindClientFlags(c *adminCmd) *clientFlags {
 		ttl:    c.fs.Duration("access-token-ttl", 0, "access-token lifetime (0: tenant default)"),
 		format: c.fs.String("token-format", "", "jwt or opaque"),
 		quota:  c.fs.String("quota", "", "token issuance quota, COUNT/DURATION (e.g. 100/1h); off to disable"),
+		limits: bindLimitFlags(c.fs, "the tenant's"),
 	}
 	c.fs.Var(&f.grants, "grant", "allowed grant type (repeatable)")
 	c.fs.Var(&f.scopes, "scope", "allowed scope (repeatable)")
@@ -294,7 +374,9 @@ func (f *clientFlags) input(c *adminCmd) (admin.ClientInput, error) {
 		}
 		in.IssueQuota = &q
 	}
-	return in, nil
+	limits, err := f.limits.input()
+	in.RateLimits = limits
+	return in, err
 }
 
 func clientCreate(ctx context.Context, c *adminCmd, args []string) error {
@@ -364,8 +446,9 @@ func printClient(w *tabwriter.Writer, cl *admin.Client) {
 		fmt.Fprintf(w, "also covers:\t%s\n", strings.Join(cl.GrantedTenants, " "))
 	}
 	if cl.IssueQuota.Count > 0 {
-		fmt.Fprintf(w, "issue quota:\t%d per %s\n", cl.IssueQuota.Count, time.Duration(cl.IssueQuota.Per)*time.Second)
+		fmt.Fprintf(w, "issue quota:\t%s\n", limitString(cl.IssueQuota))
 	}
+	printLimits(w, cl.RateLimits)
 	for _, s := range cl.Secrets {
 		exp := "no expiry"
 		if s.ExpiresAt != nil {

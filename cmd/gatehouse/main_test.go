@@ -111,17 +111,23 @@ func TestAdminCLI(t *testing.T) {
 		c := run(context.Background(), args, &out, &errOut, env)
 		return c, out.String(), errOut.String()
 	}
-	if c, out, errs := cli("tenant", "create", "acme", "--access-token-ttl", "24h"); c != 0 || !strings.Contains(out, "created tenant acme") {
+	if c, out, errs := cli("tenant", "create", "acme", "--access-token-ttl", "24h", "--write-limit", "50/1s"); c != 0 || !strings.Contains(out, "created tenant acme") {
 		t.Fatalf("tenant create: %d %s %s", c, out, errs)
 	}
-	c, out, errs := cli("client", "create", "--tenant", "acme", "--name", "ERP sync", "--scope", "a,b", "--audience", "api.example.com/x", "--quota", "100/1h", "--json")
+	if c, out, errs := cli("tenant", "get", "acme"); c != 0 || !regexp.MustCompile(`write limit:\s+50 per 1s`).MatchString(out) || strings.Contains(out, "read limit") {
+		t.Fatalf("tenant get: %d %s %s", c, out, errs)
+	}
+	c, out, errs := cli("client", "create", "--tenant", "acme", "--name", "ERP sync", "--scope", "a,b", "--audience", "api.example.com/x", "--quota", "100/1h",
+		"--read-limit", "600/1m", "--json")
 	var cl admin.Client
 	if c != 0 || json.Unmarshal([]byte(out), &cl) != nil || !strings.HasPrefix(cl.ClientSecret, "gate_sk_") ||
-		cl.IssueQuota.Count != 100 || cl.IssueQuota.Per != 3600 || strings.Join(cl.Scopes, " ") != "a b" {
+		cl.IssueQuota.Count != 100 || cl.IssueQuota.Per != 3600 || strings.Join(cl.Scopes, " ") != "a b" ||
+		cl.RateLimits != (admin.RateLimits{Read: admin.Quota{Count: 600, Per: 60}}) {
 		t.Fatalf("client create: %d %s %s", c, out, errs)
 	}
 	// Flags may follow positional arguments.
-	if c, out, errs := cli("client", "get", cl.ClientID, "--tenant", "acme"); c != 0 || !strings.Contains(out, "100 per 1h0m0s") {
+	if c, out, errs := cli("client", "get", cl.ClientID, "--tenant", "acme"); c != 0 || !strings.Contains(out, "100 per 1h0m0s") ||
+		!regexp.MustCompile(`read limit:\s+600 per 1m0s`).MatchString(out) {
 		t.Fatalf("client get: %d %s %s", c, out, errs)
 	}
 	c, out, _ = cli("client", "rotate-secret", "--tenant", "acme", cl.ClientID, "--json")
@@ -157,6 +163,12 @@ func TestAdminCLI(t *testing.T) {
 	if c, _, errs := cli("client", "create", "--tenant", "acme", "--name", "x", "--token-format", "xml"); c != 1 || !strings.Contains(errs, "token_format") {
 		t.Fatalf("invalid client: %d %s", c, errs)
 	}
+	if c, _, errs := cli("client", "create", "--tenant", "acme", "--name", "x", "--write-limit", "2000000/1m"); c != 1 || !strings.Contains(errs, "rate_limits.write") {
+		t.Fatalf("limit out of range: %d %s", c, errs)
+	}
+	if c, _, errs := cli("tenant", "create", "initech", "--read-limit", "600"); c != 1 || !strings.Contains(errs, `--read-limit "600": want COUNT/DURATION`) {
+		t.Fatalf("malformed limit: %d %s", c, errs)
+	}
 	if c, _, errs := cli("tenant", "get", "nope"); c != 1 || !strings.Contains(errs, "not_found") {
 		t.Fatalf("missing tenant: %d %s", c, errs)
 	}
@@ -172,6 +184,38 @@ func TestAdminCLI(t *testing.T) {
 	var errOut bytes.Buffer
 	if c := run(context.Background(), []string{"tenant", "list", "--data-dir", t.TempDir()}, &bytes.Buffer{}, &errOut, bad); c != 1 || !strings.Contains(errOut.String(), "no admin token") {
 		t.Fatalf("no token: %d %s", c, errOut.String())
+	}
+}
+
+// --read-limit and --write-limit take COUNT/DURATION or inherit; the range
+// is the server's to check, the form is the CLI's.
+func TestParseLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want admin.Quota
+		err  string // "" when valid
+	}{
+		{"600/1m", admin.Quota{Count: 600, Per: 60}, ""},
+		{"200/1h30m", admin.Quota{Count: 200, Per: 5400}, ""},
+		{"1/1s", admin.Quota{Count: 1, Per: 1}, ""},
+		{"inherit", admin.Quota{}, ""},
+		{"600", admin.Quota{}, "want COUNT/DURATION"},
+		{"", admin.Quota{}, "want COUNT/DURATION"},
+		{"x/1m", admin.Quota{}, `count "x"`},
+		{"0/1m", admin.Quota{}, `count "0"`},
+		{"-5/1m", admin.Quota{}, `count "-5"`},
+		{"600/min", admin.Quota{}, `duration "min"`},
+		{"600/60", admin.Quota{}, `duration "60"`},
+		{"600/500ms", admin.Quota{}, `duration "500ms"`},
+		{"600/1.5s", admin.Quota{}, `duration "1.5s"`},
+	} {
+		q, err := parseLimit(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || *q != tc.want):
+			t.Errorf("parseLimit(%q) = %v, %v; want %v", tc.in, q, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseLimit(%q) error = %v; want one about %s", tc.in, err, tc.err)
+		}
 	}
 }
 

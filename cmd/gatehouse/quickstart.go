@@ -19,7 +19,7 @@ const (
 // printQuickstart makes sure the demo tenant and client exist and prints
 // how to get a token. The demo client is recreated on every run so that its
 // secret can be shown: secrets are stored only as hashes.
-func printQuickstart(ctx context.Context, env *cmdEnv, a *app.App) error {
+func printQuickstart(ctx context.Context, env *cmdEnv, a *app.App, demo bool) error {
 	ev := func(tenantID, action string) store.Event {
 		return store.Event{Time: time.Now().UTC(), TenantID: tenantID, Actor: "system:quickstart", Action: action, Outcome: audit.Success}
 	}
@@ -55,11 +55,25 @@ Get an access token (client_credentials, RFC 6749 §4.4):
 The same with a JSON body and an audience:
   curl -s -H 'Content-Type: application/json' -d '{"grant_type":"client_credentials","client_id":"%s","client_secret":"%s","audience":"https://api.demo.example"}' %s/oauth2/token
 
-Discovery: %s/.well-known/oauth-authorization-server   Keys: %s/oauth2/jwks
+%sDiscovery: %s/.well-known/oauth-authorization-server   Keys: %s/oauth2/jwks
 List clients with the CLI: go run ./cmd/gatehouse client list --tenant %s
 Press Ctrl-C to stop.
 
 `, a.Config.DB, iss, a.AdminURL(), a.AdminURL(), demoTenant, c.ID, secret,
-		c.ID, secret, iss, c.ID, secret, iss, iss, iss, demoTenant)
+		c.ID, secret, iss, c.ID, secret, iss, demoCalls(demo, iss, c.ID, secret), iss, iss, demoTenant)
 	return nil
+}
+
+// demoCalls shows the demo submissions API called through the gateway.
+func demoCalls(demo bool, iss, id, secret string) string {
+	if !demo {
+		return ""
+	}
+	return fmt.Sprintf(`Call the demo submissions API through the gateway with that token:
+  TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s -H "Authorization: Bearer $TOKEN" %s/api/%s/submissions
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"title":"XSS in search","severity":"high"}' %s/api/%s/submissions
+  curl -si -H "Authorization: Bearer $TOKEN" %s/api/%s/v1.1/submissions   (deprecated version: see the Deprecation and Sunset headers)
+
+`, id, secret, iss, iss, demoTenant, iss, demoTenant, iss, demoTenant)
 }

@@ -6,12 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/demoapi"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
@@ -57,10 +62,21 @@ func serve(ctx context.Context, env *cmdEnv, args []string, quickstart bool) err
 		return err
 	}
 	log := newLogger(env, cfg)
+	demo := false
+	if quickstart && cfg.Routes == "" {
+		stop, routes, err := startDemoAPI(cfg.DataDir, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.Routes, demo = routes, true
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	stopHUP := reloadOnHUP(ctx, a, log)
+	defer stopHUP()
 	if a.AdminToken != "" {
 		path := filepath.Join(cfg.DataDir, "admin-token")
 		if err := os.WriteFile(path, []byte(a.AdminToken+"\n"), 0o600); err != nil {
@@ -70,12 +86,56 @@ func serve(ctx context.Context, env *cmdEnv, args []string, quickstart bool) err
 		fmt.Fprintf(env.stdout, "Dev mode: generated an admin API token (shown once, saved to %s for the local CLI):\n  %s\n\n", path, a.AdminToken)
 	}
 	if quickstart {
-		if err := printQuickstart(ctx, env, a); err != nil {
+		if err := printQuickstart(ctx, env, a, demo); err != nil {
 			a.Close()
 			return err
 		}
 	}
 	return a.Run(ctx)
+}
+
+// reloadOnHUP re-reads the routes file on SIGHUP; a bad file is logged and
+// the routes in force stay.
+func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+				if err := a.ReloadRoutes(); err != nil {
+					log.Error("routes reload failed; the routes in force stay", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
+
+// startDemoAPI serves the demo submissions API on a loopback port and
+// writes a routes file for it into dir.
+func startDemoAPI(dir string, log *slog.Logger) (stop func(), routes string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("demo API: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	routes = filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(routes, []byte(demoapi.Routes("http://"+ln.Addr().String())), 0o600); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	srv := httpx.Server(ln.Addr().String(), (&demoapi.API{}).Handler(), log)
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { srv.Close() }, routes, nil
 }
 
 func migrate(ctx context.Context, env *cmdEnv, args []string) error {

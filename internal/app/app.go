@@ -22,11 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -48,6 +51,9 @@ type App struct {
 	Clients  *clients.Service
 	Tenants  *tenants.Service
 	Tokens   *token.Service
+	Auth     *authn.Authenticator
+	Gateway  *gateway.Gateway
+	Limiter  ratelimit.Limiter
 	Registry *prometheus.Registry
 	Log      *slog.Logger
 	// AdminToken is the plaintext admin token generated in dev mode on
@@ -55,6 +61,7 @@ type App struct {
 	AdminToken string
 
 	audit    *audit.Recorder
+	redis    *redis.Client // nil without --redis
 	public   *http.Server
 	admin    *http.Server
 	publicLn net.Listener
@@ -100,12 +107,70 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.Clients = &clients.Service{Store: a.Store, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
 	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
 	a.Tokens = &token.Service{Issuer: cfg.Issuer, Keys: a.Keys, Store: a.Store, Now: a.now}
+	if err := a.openLimiter(); err != nil {
+		return nil, err
+	}
+	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Log: log, Now: a.now,
+		CacheTTL: cfg.ClientCacheTTL}
+	if err := a.Auth.RefreshDenyList(ctx); err != nil {
+		return nil, fmt.Errorf("deny list: %w", err)
+	}
+	a.Gateway = &gateway.Gateway{Auth: a.Auth, Limiter: a.Limiter, Realm: cfg.Issuer, Log: log, Now: a.now,
+		Metrics: gateway.NewMetrics(a.Registry), Used: a.Clients.RecordRequest,
+		Links: &gateway.Links{Keys: a.Keys, Now: a.now, Base: cfg.Issuer}}
+	if err := a.ReloadRoutes(); err != nil {
+		return nil, err
+	}
 	bootstrap, err := a.adminCredential(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.buildServers(bootstrap)
 	return a, nil
+}
+
+// openLimiter picks the rate limiter: in-process, or Redis shared by every
+// replica (falling back to in-process budgets while Redis is unreachable,
+// unless told to fail closed).
+func (a *App) openLimiter() error {
+	local := ratelimit.NewLocal(a.now)
+	a.Limiter = local
+	if a.Config.Redis == "" {
+		return nil
+	}
+	opt, err := redis.ParseURL(a.Config.Redis)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
+	a.redis = redis.NewClient(opt)
+	rl := &ratelimit.Redis{Client: a.redis, Prefix: "gatehouse:rl:", Fallback: local, FailClosed: a.Config.RedisFailClosed,
+		Timeout: 250 * time.Millisecond, Retry: time.Second}
+	a.Limiter = rl
+	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_redis_up",
+		Help: "1 while the last rate-limit check reached Redis, 0 while budgets are per replica (or failing closed)."},
+		func() float64 {
+			if rl.Healthy() {
+				return 1
+			}
+			return 0
+		}))
+	return nil
+}
+
+// ReloadRoutes (re)reads the routes file; on error the routes in force stay.
+func (a *App) ReloadRoutes() error {
+	if a.Config.Routes == "" {
+		a.Gateway.Install(&gateway.Table{Defaults: gateway.DefaultBudgets})
+		return nil
+	}
+	t, err := gateway.LoadFile(a.Config.Routes)
+	if err != nil {
+		return err
+	}
+	a.Gateway.Install(t)
+	a.Log.Info("gateway routes loaded", "file", a.Config.Routes, "routes", len(t.Routes()))
+	return nil
 }
 
 // OpenStore opens the backend named by a --db value.
@@ -187,13 +252,11 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	pub := http.NewServeMux()
 	(&authserver.Server{
-		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: ratelimit.NewLocal(a.now),
+		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter, OnRevoke: a.Auth.Revoked,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	a.mountHealth(pub)
-	pub.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		protocol.WriteError(w, protocol.ErrNotFound.WithDescription("no such endpoint"), nil)
-	})
+	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
 		httpx.Recover(log), httpx.SecurityHeaders, httpx.RequireHTTPS(proxies, cfg.Dev || cfg.TLSCert != ""))
 	a.public = httpx.Server(cfg.Addr, publicHandler, log)
@@ -223,7 +286,21 @@ func (a *App) mountHealth(mux *http.ServeMux) {
 			protocol.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 			return
 		}
-		protocol.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		body := map[string]string{"status": "ready"}
+		if a.redis != nil {
+			body["redis"] = "ok"
+			if err := a.redis.Ping(ctx).Err(); err != nil {
+				a.Log.Warn("readiness: Redis unreachable", "err", err)
+				body["redis"] = "unreachable: rate limits are per replica"
+				if a.Config.RedisFailClosed {
+					// Failing closed, this replica refuses gateway traffic.
+					body["status"], body["redis"] = "redis unreachable", "unreachable"
+					protocol.WriteJSON(w, http.StatusServiceUnavailable, body)
+					return
+				}
+			}
+		}
+		protocol.WriteJSON(w, http.StatusOK, body)
 	})
 }
 
@@ -249,6 +326,8 @@ func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); a.housekeeping(bg) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.Auth.Run(bg, a.Config.DenyListRefresh) }()
 	a.Log.Info("gatehouse serving", "issuer", a.Config.Issuer, "public", a.publicLn.Addr().String(), "admin", a.AdminURL())
 
 	var err error
@@ -314,6 +393,10 @@ func (a *App) Close() {
 	if a.audit != nil {
 		a.audit.Close()
 		a.audit = nil
+	}
+	if a.redis != nil {
+		a.redis.Close()
+		a.redis = nil
 	}
 	if a.Store != nil {
 		a.Store.Close()

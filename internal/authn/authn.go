@@ -27,6 +27,7 @@ type Principal struct {
 	ClientID string
 	Tenant   string // the home tenant
 	Scopes   []string
+	Audience []string
 	Auth     string // client_credentials, …
 	Expiry   time.Time
 	// RateKey names the budget the caller draws from (per integration for
@@ -37,7 +38,21 @@ type Principal struct {
 
 // Covers reports whether the principal may act on the named tenant, by the
 // client's current grants (case-sensitive).
-func (p *Principal) Covers(tenant string) bool { return p.client.Covers(tenant) }
+func (p *Principal) Covers(tenant string) bool {
+	if p.client == nil {
+		return tenant == p.Tenant
+	}
+	return p.client.Covers(tenant)
+}
+
+// Budgets returns the principal's gateway budgets: its client's, else its
+// tenant's, else def's.
+func (p *Principal) Budgets(def store.RateLimits) store.RateLimits {
+	if p.client == nil {
+		return def
+	}
+	return p.client.Budgets(def)
+}
 
 // HasScope reports whether the principal holds scope.
 func (p *Principal) HasScope(scope string) bool {
@@ -100,7 +115,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Subject: c.Subject, ClientID: c.ClientID, Tenant: owner.Tenant.Name, Scopes: c.Scopes(),
+	return &Principal{Subject: c.Subject, ClientID: c.ClientID, Tenant: owner.Tenant.Name, Scopes: c.Scopes(), Audience: c.Audience,
 		Auth: c.Auth, Expiry: c.ExpiresAt(), RateKey: "client:" + c.ClientID, client: owner}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
 )
 
 // Grants a client may be given today.
@@ -47,6 +48,9 @@ type Patch struct {
 	AccessTokenTTL *time.Duration
 	TokenFormat    *string
 	IssueQuota     *store.Quota
+	// ReadLimit and WriteLimit set the client's gateway budgets; a zero
+	// Quota inherits the tenant's.
+	ReadLimit, WriteLimit *store.Quota
 }
 
 // Apply changes c and validates the result.
@@ -71,6 +75,12 @@ func (p *Patch) Apply(c *store.Client) error {
 	}
 	if p.IssueQuota != nil {
 		c.IssueQuota = *p.IssueQuota
+	}
+	if p.ReadLimit != nil {
+		c.RateLimits.Read = *p.ReadLimit
+	}
+	if p.WriteLimit != nil {
+		c.RateLimits.Write = *p.WriteLimit
 	}
 	return Validate(c)
 }
@@ -121,6 +131,7 @@ func Validate(c *store.Client) error {
 	if q := c.IssueQuota; q.Count < 0 || q.Per < 0 || (q.Count > 0) != (q.Per > 0) || (q.Per > 0 && (q.Per < time.Second || q.Per > MaxTTL)) || q.Count > 1_000_000 {
 		bad = append(bad, "issue_quota needs both count (at most 1000000) and per (1s to 720h), or neither")
 	}
+	bad = append(bad, tenants.RateLimitProblems(c.RateLimits)...)
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}
 	}

@@ -46,6 +46,23 @@ func (r *Resolved) TTL(fallback time.Duration) time.Duration {
 	return fallback
 }
 
+// Budgets returns the client's gateway budgets: its own, else its tenant's,
+// else def's, field by field.
+func (r *Resolved) Budgets(def store.RateLimits) store.RateLimits {
+	c, t := r.Client.RateLimits, r.Tenant.Settings.RateLimits
+	return store.RateLimits{Read: first(c.Read, t.Read, def.Read), Write: first(c.Write, t.Write, def.Write)}
+}
+
+// first returns the first non-zero quota (zero means inherit).
+func first(qs ...store.Quota) store.Quota {
+	for _, q := range qs {
+		if q != (store.Quota{}) {
+			return q
+		}
+	}
+	return store.Quota{}
+}
+
 type parsedSecret struct {
 	digest  secret.Digest
 	expires *time.Time

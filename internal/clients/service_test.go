@@ -153,3 +153,28 @@ type failingUsage struct{ store.Store }
 func (failingUsage) AddClientUsage(context.Context, []store.ClientUsage) error {
 	return errors.New("store down")
 }
+
+// Each budget comes from the client, else its tenant, else the server
+// default, independently of the other.
+func TestBudgets(t *testing.T) {
+	q := func(n int) store.Quota { return store.Quota{Count: n, Per: time.Minute} }
+	def := store.RateLimits{Read: q(600), Write: q(200)}
+	for _, tc := range []struct {
+		name           string
+		client, tenant store.RateLimits
+		want           store.RateLimits
+	}{
+		{"server default", store.RateLimits{}, store.RateLimits{}, def},
+		{"tenant", store.RateLimits{}, store.RateLimits{Read: q(50), Write: q(5)}, store.RateLimits{Read: q(50), Write: q(5)}},
+		{"client over tenant", store.RateLimits{Read: q(7), Write: q(3)}, store.RateLimits{Read: q(50), Write: q(5)}, store.RateLimits{Read: q(7), Write: q(3)}},
+		{"field by field", store.RateLimits{Write: q(3)}, store.RateLimits{Read: q(50)}, store.RateLimits{Read: q(50), Write: q(3)}},
+		{"client over default", store.RateLimits{Read: q(9000)}, store.RateLimits{}, store.RateLimits{Read: q(9000), Write: q(200)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &clients.Resolved{Client: &store.Client{RateLimits: tc.client}, Tenant: &store.Tenant{Settings: store.TenantSettings{RateLimits: tc.tenant}}}
+			if got := r.Budgets(def); got != tc.want {
+				t.Fatalf("Budgets = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

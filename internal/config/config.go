@@ -39,21 +39,30 @@ type Config struct {
 	LogLevel       string
 	LogFormat      string
 	ShutdownGrace  time.Duration
+	// Routes is the gateway's routes file (YAML or JSON); "" serves no
+	// gateway routes.
+	Routes string
+	// Redis is a redis:// URL; when set, rate-limit budgets are shared by
+	// every replica through it.
+	Redis           string
+	RedisFailClosed bool
+	DenyListRefresh time.Duration
 }
 
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Addr:           "127.0.0.1:8080",
-		AdminAddr:      "127.0.0.1:8081",
-		DataDir:        "gatehouse-data",
-		SigningAlg:     "ES256",
-		AccessTokenTTL: time.Hour,
-		ClientCacheTTL: time.Second,
-		UsageFlush:     5 * time.Second,
-		LogLevel:       "info",
-		LogFormat:      "text",
-		ShutdownGrace:  20 * time.Second,
+		Addr:            "127.0.0.1:8080",
+		AdminAddr:       "127.0.0.1:8081",
+		DataDir:         "gatehouse-data",
+		SigningAlg:      "ES256",
+		AccessTokenTTL:  time.Hour,
+		ClientCacheTTL:  time.Second,
+		UsageFlush:      5 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownGrace:   20 * time.Second,
+		DenyListRefresh: time.Second,
 	}
 }
 
@@ -79,6 +88,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long in-flight requests may take after SIGTERM")
+	fs.StringVar(&c.Routes, "routes", c.Routes, "gateway routes file (YAML or JSON, see docs/gateway.md); reloaded on SIGHUP")
+	fs.StringVar(&c.Redis, "redis", c.Redis, "redis:// URL shared by all replicas for rate limits (default: per-replica limits)")
+	fs.BoolVar(&c.RedisFailClosed, "redis-fail-closed", c.RedisFailClosed, "answer 503 while Redis is unreachable instead of falling back to per-replica limits")
+	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica reloads revoked token ids (the bound on revocation delay)")
 }
 
 // Parse reads flags from args and the environment (env values are applied
@@ -161,6 +174,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
 		bad("--trusted-proxies: %v", err)
+	}
+	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
+		bad("--redis %q: want a redis:// or rediss:// URL", c.Redis)
+	}
+	if c.DenyListRefresh < 100*time.Millisecond || c.DenyListRefresh > time.Minute {
+		bad("--deny-list-refresh %s: want between 100ms and 1m", c.DenyListRefresh)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -17,8 +17,8 @@ func clientJSON(c *store.Client, tenant string, granted []string) admin.Client {
 	out := admin.Client{
 		ClientID: c.ID, Tenant: tenant, Name: c.Name, Grants: c.Grants, Scopes: c.Scopes, Audiences: c.Audiences,
 		RedirectURIs: c.RedirectURIs, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), TokenFormat: c.TokenFormat,
-		IssueQuota: admin.Quota{Count: c.IssueQuota.Count, Per: int64(c.IssueQuota.Per / time.Second)},
-		CreatedAt:  c.CreatedAt, UpdatedAt: c.UpdatedAt, TokensIssued: c.TokensIssued, GrantedTenants: granted,
+		IssueQuota: quotaJSON(c.IssueQuota), RateLimits: rateLimitsJSON(c.RateLimits),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, TokensIssued: c.TokensIssued, GrantedTenants: granted,
 	}
 	if !c.LastUsedAt.IsZero() {
 		t := c.LastUsedAt
@@ -81,11 +81,12 @@ func clientPatch(in *admin.ClientInput) *clients.Patch {
 	p := &clients.Patch{Name: in.Name, Grants: in.Grants, Scopes: in.Scopes, Audiences: in.Audiences,
 		RedirectURIs: in.RedirectURIs, TokenFormat: in.TokenFormat}
 	if in.AccessTokenTTL != nil {
-		d := time.Duration(*in.AccessTokenTTL) * time.Second
+		d := seconds(*in.AccessTokenTTL)
 		p.AccessTokenTTL = &d
 	}
-	if in.IssueQuota != nil {
-		p.IssueQuota = &store.Quota{Count: in.IssueQuota.Count, Per: time.Duration(in.IssueQuota.Per) * time.Second}
+	p.IssueQuota = quotaPtr(in.IssueQuota)
+	if in.RateLimits != nil {
+		p.ReadLimit, p.WriteLimit = quotaPtr(in.RateLimits.Read), quotaPtr(in.RateLimits.Write)
 	}
 	return p
 }
@@ -168,7 +169,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	plain, c, err := a.Clients.Rotate(r.Context(), c.ID, time.Duration(in.PreviousExpiresIn)*time.Second,
+	plain, c, err := a.Clients.Rotate(r.Context(), c.ID, seconds(in.PreviousExpiresIn),
 		a.event(r, t.ID, "client.rotate_secret", c.ID))
 	if err != nil {
 		return err

@@ -71,12 +71,18 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // The schemas name exactly the JSON fields of the wire types.
 func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 	d := loadDoc(t)
-	for name, v := range map[string]any{
-		"Tenant": admin.Tenant{}, "TenantSettings": admin.TenantSettings{}, "TenantInput": admin.TenantInput{},
-		"Client": admin.Client{}, "ClientInput": admin.ClientInput{}, "Quota": admin.Quota{}, "SecretInfo": admin.SecretInfo{},
-		"RotateInput": admin.RotateInput{}, "RotateOutput": admin.RotateOutput{}, "Event": admin.Event{}, "Key": admin.Key{},
-		"RotateKeyInput": admin.RotateKeyInput{}, "Error": admin.Error{},
+	// A schema shared by an output type and its *Input twin must match both.
+	for _, c := range []struct {
+		name string
+		v    any
+	}{
+		{"Tenant", admin.Tenant{}}, {"TenantSettings", admin.TenantSettings{}}, {"TenantSettings", admin.TenantSettingsInput{}},
+		{"TenantInput", admin.TenantInput{}}, {"Client", admin.Client{}}, {"ClientInput", admin.ClientInput{}},
+		{"Quota", admin.Quota{}}, {"RateLimits", admin.RateLimits{}}, {"RateLimits", admin.RateLimitsInput{}},
+		{"SecretInfo", admin.SecretInfo{}}, {"RotateInput", admin.RotateInput{}}, {"RotateOutput", admin.RotateOutput{}},
+		{"Event", admin.Event{}}, {"Key", admin.Key{}}, {"RotateKeyInput", admin.RotateKeyInput{}}, {"Error", admin.Error{}},
 	} {
+		name, v := c.name, c.v
 		schema, ok := d.Components.Schemas[name]
 		if !ok {
 			t.Errorf("schema %s missing", name)

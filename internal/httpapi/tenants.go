@@ -11,8 +11,9 @@ import (
 )
 
 func tenantJSON(t *store.Tenant) admin.Tenant {
-	return admin.Tenant{ID: t.ID, Name: t.Name, Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second)},
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return admin.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second),
+			RateLimits: rateLimitsJSON(t.Settings.RateLimits)}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -46,8 +47,19 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	if in.Name != nil {
 		t.Name = *in.Name
 	}
-	if in.Settings != nil && in.Settings.AccessTokenTTL != nil {
-		t.Settings.AccessTokenTTL = time.Duration(*in.Settings.AccessTokenTTL) * time.Second
+	if in.Settings == nil {
+		return
+	}
+	if in.Settings.AccessTokenTTL != nil {
+		t.Settings.AccessTokenTTL = seconds(*in.Settings.AccessTokenTTL)
+	}
+	if rl := in.Settings.RateLimits; rl != nil {
+		if q := quotaPtr(rl.Read); q != nil {
+			t.Settings.RateLimits.Read = *q
+		}
+		if q := quotaPtr(rl.Write); q != nil {
+			t.Settings.RateLimits.Write = *q
+		}
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -44,6 +47,16 @@ type Key struct {
 	Public  crypto.PublicKey
 	Retired *time.Time
 	signer  *compactSigner // nil for keys that no longer sign
+	mac     []byte         // HMAC key derived from the private key
+}
+
+// MAC returns HMAC-SHA256 of msg under a key derived from this signing key
+// with HKDF, so that short-lived server-signed values (signed file links)
+// rotate with the signing keys without the private key serving two uses.
+func (k *Key) MAC(msg []byte) []byte {
+	h := hmac.New(sha256.New, k.mac)
+	h.Write(msg)
+	return h.Sum(nil)
 }
 
 // SignJWT signs payload (JSON claims) as an at+jwt JWS in compact form.
@@ -190,7 +203,11 @@ func (m *Manager) parse(recs []store.SigningKey) (*set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
 		}
-		k := &Key{ID: rec.ID, Alg: jose.SignatureAlgorithm(rec.Alg), Public: priv.(crypto.Signer).Public(), Retired: rec.RetiredAt}
+		mac, err := hkdf.Key(sha256.New, der, nil, "gatehouse mac v1 "+rec.ID, 32)
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
+		}
+		k := &Key{ID: rec.ID, Alg: jose.SignatureAlgorithm(rec.Alg), Public: priv.(crypto.Signer).Public(), Retired: rec.RetiredAt, mac: mac}
 		s.byID[k.ID] = k
 		pubs = append(pubs, rec.Public)
 		// The newest unretired key signs; ListKeys is oldest first. Should

@@ -30,8 +30,13 @@ type Redis struct {
 	FailClosed bool
 	// Timeout bounds one check so a slow Redis cannot stall requests.
 	Timeout time.Duration
+	// Retry is how long after a failure checks skip Redis and go straight
+	// to the fallback (or fail), so an outage does not cost every request
+	// a Timeout; one check then probes Redis again.
+	Retry time.Duration
 
-	down atomic.Bool
+	down      atomic.Bool
+	downUntil atomic.Int64 // unix nanos; skip Redis until then
 }
 
 // ErrUnavailable is returned (fail-closed) when Redis cannot answer.
@@ -42,16 +47,20 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	if l.Zero() {
 		return Result{Allowed: true, Remaining: -1}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	if r.down.Load() && time.Now().UnixNano() < r.downUntil.Load() {
+		return r.unavailable(ctx, key, l)
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	interval := l.interval()
-	v, err := script.Run(ctx, r.Client, []string{r.Prefix + key}, interval.Microseconds(), l.Period.Microseconds()).Int64Slice()
+	v, err := script.Run(rctx, r.Client, []string{r.Prefix + key}, interval.Microseconds(), l.Period.Microseconds()).Int64Slice()
 	if err != nil || len(v) != 3 {
-		r.down.Store(true)
-		if r.FailClosed {
-			return Result{}, ErrUnavailable
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err() // the caller gave up; Redis may be fine
 		}
-		return r.Fallback.Allow(ctx, key, l)
+		r.downUntil.Store(time.Now().Add(r.Retry).UnixNano())
+		r.down.Store(true)
+		return r.unavailable(ctx, key, l)
 	}
 	r.down.Store(false)
 	reset := time.Duration(v[2]) * time.Microsecond
@@ -60,6 +69,13 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 		res.Remaining = int((l.Period - reset) / interval)
 	}
 	return res, nil
+}
+
+func (r *Redis) unavailable(ctx context.Context, key string, l Limit) (Result, error) {
+	if r.FailClosed {
+		return Result{}, ErrUnavailable
+	}
+	return r.Fallback.Allow(ctx, key, l)
 }
 
 // Healthy reports whether the last check reached Redis.

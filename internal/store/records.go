@@ -16,6 +16,17 @@ type TenantSettings struct {
 	// AccessTokenTTL is the default lifetime of access tokens for clients
 	// that do not set their own.
 	AccessTokenTTL time.Duration `json:"access_token_ttl"`
+	// RateLimits override the server's gateway budgets for the tenant's
+	// credentials.
+	RateLimits RateLimits `json:"rate_limits,omitzero"`
+}
+
+// RateLimits are a credential's gateway budgets, one for reads (GET, HEAD,
+// OPTIONS) and one for writes. A zero Quota inherits the next level's
+// (client → tenant → server default).
+type RateLimits struct {
+	Read  Quota `json:"read,omitzero"`
+	Write Quota `json:"write,omitzero"`
 }
 
 // Token formats a client may choose.
@@ -36,6 +47,7 @@ type Client struct {
 	AccessTokenTTL time.Duration // zero: the tenant default
 	TokenFormat    string
 	IssueQuota     Quota
+	RateLimits     RateLimits // gateway budgets; zero inherits the tenant's
 	Secrets        []ClientSecret
 	// GrantedTenants are the ids of other tenants the client may act on;
 	// its tokens cover them too (the orgs claim).

@@ -1,5 +1,6 @@
 // Package tenants owns tenant rules: names (case-sensitive, URL-safe,
-// unique) and settings with their bounds.
+// unique) and settings with their bounds, including those of gateway
+// budgets, which clients' own budgets share.
 package tenants
 
 import (
@@ -32,10 +33,35 @@ func Validate(t *store.Tenant) error {
 	if ttl := t.Settings.AccessTokenTTL; ttl != 0 && (ttl < time.Minute || ttl > 30*24*time.Hour) {
 		bad = append(bad, "access_token_ttl must be between 1m and 720h, or 0 for the server default")
 	}
+	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}
 	}
 	return nil
+}
+
+// Bounds of one gateway budget: a count per period.
+const (
+	MaxRateCount = 1_000_000
+	MinRatePer   = time.Second
+	MaxRatePer   = 24 * time.Hour
+)
+
+// RateLimitProblems lists what is wrong with gateway budgets, a tenant's
+// or a client's: each must be zero, to inherit the next level's, or a count
+// of 1 to MaxRateCount per MinRatePer to MaxRatePer.
+func RateLimitProblems(rl store.RateLimits) []string {
+	var bad []string
+	for _, l := range []struct {
+		name string
+		q    store.Quota
+	}{{"read", rl.Read}, {"write", rl.Write}} {
+		if q := l.q; q != (store.Quota{}) && (q.Count < 1 || q.Count > MaxRateCount || q.Per < MinRatePer || q.Per > MaxRatePer) {
+			bad = append(bad, fmt.Sprintf("rate_limits.%s needs both count (1 to %d) and per (1s to 24h), or neither to inherit",
+				l.name, MaxRateCount))
+		}
+	}
+	return bad
 }
 
 // Service changes tenants.

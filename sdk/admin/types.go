@@ -16,7 +16,8 @@ type Tenant struct {
 
 // TenantSettings are a tenant's defaults.
 type TenantSettings struct {
-	AccessTokenTTL int64 `json:"access_token_ttl"`
+	AccessTokenTTL int64      `json:"access_token_ttl"`
+	RateLimits     RateLimits `json:"rate_limits"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -27,7 +28,8 @@ type TenantInput struct {
 
 // TenantSettingsInput changes tenant settings; nil fields are left alone.
 type TenantSettingsInput struct {
-	AccessTokenTTL *int64 `json:"access_token_ttl,omitempty"`
+	AccessTokenTTL *int64           `json:"access_token_ttl,omitempty"`
+	RateLimits     *RateLimitsInput `json:"rate_limits,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
@@ -44,6 +46,7 @@ type Client struct {
 	AccessTokenTTL int64        `json:"access_token_ttl"`
 	TokenFormat    string       `json:"token_format"`
 	IssueQuota     Quota        `json:"issue_quota"`
+	RateLimits     RateLimits   `json:"rate_limits"`
 	Secrets        []SecretInfo `json:"secrets"`
 	GrantedTenants []string     `json:"granted_tenants"`
 	CreatedAt      time.Time    `json:"created_at"`
@@ -54,20 +57,37 @@ type Client struct {
 
 // ClientInput creates or changes a client; nil fields are left alone.
 type ClientInput struct {
-	Name           *string   `json:"name,omitempty"`
-	Grants         *[]string `json:"grants,omitempty"`
-	Scopes         *[]string `json:"scopes,omitempty"`
-	Audiences      *[]string `json:"audiences,omitempty"`
-	RedirectURIs   *[]string `json:"redirect_uris,omitempty"`
-	AccessTokenTTL *int64    `json:"access_token_ttl,omitempty"`
-	TokenFormat    *string   `json:"token_format,omitempty"`
-	IssueQuota     *Quota    `json:"issue_quota,omitempty"`
+	Name           *string          `json:"name,omitempty"`
+	Grants         *[]string        `json:"grants,omitempty"`
+	Scopes         *[]string        `json:"scopes,omitempty"`
+	Audiences      *[]string        `json:"audiences,omitempty"`
+	RedirectURIs   *[]string        `json:"redirect_uris,omitempty"`
+	AccessTokenTTL *int64           `json:"access_token_ttl,omitempty"`
+	TokenFormat    *string          `json:"token_format,omitempty"`
+	IssueQuota     *Quota           `json:"issue_quota,omitempty"`
+	RateLimits     *RateLimitsInput `json:"rate_limits,omitempty"`
 }
 
-// Quota allows Count tokens per Per seconds; zero is off.
+// Quota allows Count tokens (or requests) per Per seconds. As an
+// issue_quota zero is off; as a rate limit zero inherits.
 type Quota struct {
 	Count int   `json:"count"`
 	Per   int64 `json:"per"`
+}
+
+// RateLimits are a client's or tenant's gateway budgets, one for reads
+// (GET, HEAD, OPTIONS) and one for writes. A zero Quota inherits the next
+// level's: client, then tenant, then the server default.
+type RateLimits struct {
+	Read  Quota `json:"read"`
+	Write Quota `json:"write"`
+}
+
+// RateLimitsInput changes gateway budgets; nil fields are left alone and a
+// zero Quota goes back to inheriting.
+type RateLimitsInput struct {
+	Read  *Quota `json:"read,omitempty"`
+	Write *Quota `json:"write,omitempty"`
 }
 
 // SecretInfo describes a client secret without revealing it.

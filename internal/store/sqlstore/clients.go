@@ -9,14 +9,14 @@ import (
 )
 
 const clientCols = `id, tenant_id, name, grants, scopes, audiences, redirect_uris, access_token_ttl,
-	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants`
+	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants, rate_limits`
 
 func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 	var c store.Client
-	var grants, scopes, auds, uris, quota, secrets, granted string
+	var grants, scopes, auds, uris, quota, secrets, granted, limits string
 	var ttl, created, updated, lastUsed int64
 	if err := row.Scan(&c.ID, &c.TenantID, &c.Name, &grants, &scopes, &auds, &uris, &ttl,
-		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted); err != nil {
+		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted, &limits); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
@@ -24,7 +24,8 @@ func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 	for _, f := range []struct {
 		s string
 		v any
-	}{{grants, &c.Grants}, {scopes, &c.Scopes}, {auds, &c.Audiences}, {uris, &c.RedirectURIs}, {quota, &c.IssueQuota}, {secrets, &c.Secrets}, {granted, &c.GrantedTenants}} {
+	}{{grants, &c.Grants}, {scopes, &c.Scopes}, {auds, &c.Audiences}, {uris, &c.RedirectURIs}, {quota, &c.IssueQuota},
+		{secrets, &c.Secrets}, {granted, &c.GrantedTenants}, {limits, &c.RateLimits}} {
 		if err := fromJSON(f.s, f.v); err != nil {
 			return nil, err
 		}
@@ -35,7 +36,7 @@ func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.TenantID, c.Name, toJSON(nonNil(c.Grants)), toJSON(nonNil(c.Scopes)), toJSON(nonNil(c.Audiences)),
 		toJSON(nonNil(c.RedirectURIs)), int64(c.AccessTokenTTL / time.Second), c.TokenFormat, toJSON(c.IssueQuota),
-		toJSON(c.Secrets), micros(c.CreatedAt), micros(c.UpdatedAt), toJSON(nonNil(c.GrantedTenants))}
+		toJSON(c.Secrets), micros(c.CreatedAt), micros(c.UpdatedAt), toJSON(nonNil(c.GrantedTenants)), toJSON(c.RateLimits)}
 }
 
 func nonNil(s []string) []string {
@@ -49,8 +50,8 @@ func nonNil(s []string) []string {
 func (s *DB) CreateClient(ctx context.Context, c *store.Client, ev store.Event) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, tenant_id, name, grants, scopes, audiences,
-			redirect_uris, access_token_ttl, token_format, issue_quota, secrets, created_at, updated_at, granted_tenants)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, clientArgs(c)...); err != nil {
+			redirect_uris, access_token_ttl, token_format, issue_quota, secrets, created_at, updated_at, granted_tenants, rate_limits)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, clientArgs(c)...); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, ev)
@@ -97,7 +98,8 @@ func (s *DB) UpdateClient(ctx context.Context, id string, mutate func(*store.Cli
 		c.ID, c.TenantID = id, tenant
 		if _, err := tx.ExecContext(ctx, `UPDATE clients SET tenant_id = $2, name = $3, grants = $4, scopes = $5,
 			audiences = $6, redirect_uris = $7, access_token_ttl = $8, token_format = $9, issue_quota = $10,
-			secrets = $11, created_at = $12, updated_at = $13, granted_tenants = $14 WHERE id = $1`, clientArgs(c)...); err != nil {
+			secrets = $11, created_at = $12, updated_at = $13, granted_tenants = $14, rate_limits = $15
+			WHERE id = $1`, clientArgs(c)...); err != nil {
 			return err
 		}
 		out = c

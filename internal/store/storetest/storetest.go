@@ -50,7 +50,8 @@ func ev(action, tenant string) store.Event {
 
 func mustTenant(t *testing.T, s store.Store, name string) *store.Tenant {
 	t.Helper()
-	tn := &store.Tenant{ID: "t_" + name, Name: name, Settings: store.TenantSettings{AccessTokenTTL: time.Hour}, CreatedAt: now(), UpdatedAt: now()}
+	tn := &store.Tenant{ID: "t_" + name, Name: name, Settings: store.TenantSettings{AccessTokenTTL: time.Hour,
+		RateLimits: store.RateLimits{Write: store.Quota{Count: 50, Per: time.Second}}}, CreatedAt: now(), UpdatedAt: now()}
 	if err := s.CreateTenant(ctx, tn, ev("tenant.create", tn.ID)); err != nil {
 		t.Fatalf("CreateTenant(%s): %v", name, err)
 	}
@@ -64,8 +65,9 @@ func mustClient(t *testing.T, s store.Store, tenantID, id string) *store.Client 
 		ID: id, TenantID: tenantID, Name: "client " + id,
 		Grants: []string{"client_credentials"}, Scopes: []string{"read", "write"}, Audiences: []string{"api"},
 		AccessTokenTTL: 10 * time.Minute, TokenFormat: store.FormatJWT, IssueQuota: store.Quota{Count: 100, Per: time.Hour},
-		Secrets:   []store.ClientSecret{{ID: "s1", Digest: "ab", Hint: "gate_sk_abcd", CreatedAt: now(), ExpiresAt: &exp}},
-		CreatedAt: now(), UpdatedAt: now(),
+		RateLimits: store.RateLimits{Read: store.Quota{Count: 1000, Per: time.Minute}, Write: store.Quota{Count: 10, Per: 24 * time.Hour}},
+		Secrets:    []store.ClientSecret{{ID: "s1", Digest: "ab", Hint: "gate_sk_abcd", CreatedAt: now(), ExpiresAt: &exp}},
+		CreatedAt:  now(), UpdatedAt: now(),
 	}
 	if err := s.CreateClient(ctx, c, ev("client.create", tenantID)); err != nil {
 		t.Fatalf("CreateClient(%s): %v", id, err)
@@ -87,7 +89,7 @@ func testTenants(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateTenant(ctx, dup, ev("tenant.create", "")), store.ErrConflict)
 
 	got, err := s.GetTenant(ctx, "Acme")
-	if err != nil || got.ID != a.ID || got.Settings.AccessTokenTTL != time.Hour || !got.CreatedAt.Equal(a.CreatedAt) {
+	if err != nil || got.ID != a.ID || got.Settings != a.Settings || !got.CreatedAt.Equal(a.CreatedAt) {
 		t.Fatalf("GetTenant = %+v, %v", got, err)
 	}
 	_, err = s.GetTenant(ctx, "ACME")
@@ -95,9 +97,16 @@ func testTenants(t *testing.T, s store.Store) {
 	_, err = s.GetTenantByID(ctx, "nope")
 	wantErr(t, err, store.ErrNotFound)
 
-	up, err := s.UpdateTenant(ctx, a.ID, func(t *store.Tenant) error { t.Settings.AccessTokenTTL = 2 * time.Hour; return nil }, ev("tenant.update", a.ID))
-	if err != nil || up.Settings.AccessTokenTTL != 2*time.Hour {
+	limits := store.RateLimits{Read: store.Quota{Count: 600, Per: time.Minute}} // Write inherits
+	up, err := s.UpdateTenant(ctx, a.ID, func(t *store.Tenant) error {
+		t.Settings.AccessTokenTTL, t.Settings.RateLimits = 2*time.Hour, limits
+		return nil
+	}, ev("tenant.update", a.ID))
+	if err != nil || up.Settings.AccessTokenTTL != 2*time.Hour || up.Settings.RateLimits != limits {
 		t.Fatalf("UpdateTenant = %+v, %v", up, err)
+	}
+	if got, err := s.GetTenantByID(ctx, a.ID); err != nil || got.Settings != up.Settings {
+		t.Fatalf("tenant settings not stored: %+v, %v", got, err)
 	}
 	_, err = s.UpdateTenant(ctx, a.ID, func(t *store.Tenant) error { t.Name = "acme"; return nil }, ev("tenant.update", a.ID))
 	wantErr(t, err, store.ErrConflict)
@@ -143,7 +152,7 @@ func testClients(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.TenantID != tn.ID || got.AccessTokenTTL != 10*time.Minute || got.IssueQuota != c.IssueQuota ||
+	if got.TenantID != tn.ID || got.AccessTokenTTL != 10*time.Minute || got.IssueQuota != c.IssueQuota || got.RateLimits != c.RateLimits ||
 		len(got.Secrets) != 1 || got.Secrets[0].Digest != "ab" || !got.Secrets[0].ExpiresAt.Equal(*c.Secrets[0].ExpiresAt) ||
 		fmt.Sprint(got.Scopes) != "[read write]" || fmt.Sprint(got.Audiences) != "[api]" || got.RedirectURIs == nil || got.GrantedTenants == nil {
 		t.Fatalf("GetClient = %+v", got)
@@ -153,6 +162,7 @@ func testClients(t *testing.T, s store.Store) {
 		c.TenantID = "someone-else" // ignored: a client never changes tenant
 		c.Secrets = append(c.Secrets, store.ClientSecret{ID: "s2", Digest: "cd", CreatedAt: now()})
 		c.GrantedTenants = []string{"t_other"}
+		c.RateLimits.Write = store.Quota{} // back to inheriting the tenant's
 		return nil
 	}, ev("client.rotate_secret", tn.ID))
 	if err != nil || len(up.Secrets) != 2 || up.TenantID != tn.ID {
@@ -160,6 +170,9 @@ func testClients(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.GetClient(ctx, "c1"); fmt.Sprint(got.GrantedTenants) != "[t_other]" {
 		t.Fatalf("granted tenants not stored: %v", got.GrantedTenants)
+	}
+	if got, _ := s.GetClient(ctx, "c1"); got.RateLimits != (store.RateLimits{Read: c.RateLimits.Read}) {
+		t.Fatalf("rate limits not stored: %+v", got.RateLimits)
 	}
 	list, err := s.ListClients(ctx, tn.ID, store.Page{})
 	if err != nil || len(list) != 2 || list[0].ID != "c1" || len(list[0].Secrets) != 2 {

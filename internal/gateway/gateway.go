@@ -1,0 +1,461 @@
+// Package gateway is the authenticating reverse proxy in front of the
+// platform's own API. Every request is matched to a configured route, then,
+// in this order: its bearer credential is verified, the API version
+// resolved, the tenant in the path checked against what the credential
+// covers, the route's read or write scope required, and the caller's read
+// or write budget charged (GCRA). Only then is it proxied, with trusted
+// identity headers in place of the caller's token.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Gateway serves the configured routes.
+type Gateway struct {
+	Auth    *authn.Authenticator
+	Limiter ratelimit.Limiter
+	Links   *Links // nil: signed links are off
+	Realm   string // the issuer, named in WWW-Authenticate
+	Log     *slog.Logger
+	Now     func() time.Time
+	Metrics *Metrics
+	// Used, when set, is told of each request a client makes (batched by
+	// the callee).
+	Used func(clientID string, at time.Time)
+
+	table atomic.Pointer[Table]
+}
+
+// Identity headers the upstream may trust: the gateway sets them and strips
+// any a caller sent.
+const (
+	HeaderSubject = "X-Gatehouse-Subject"
+	HeaderTenant  = "X-Gatehouse-Tenant"
+	HeaderClient  = "X-Gatehouse-Client"
+	HeaderScopes  = "X-Gatehouse-Scopes"
+	HeaderAuth    = "X-Gatehouse-Auth"
+	HeaderVersion = "X-Gatehouse-Api-Version"
+	headerPrefix  = "X-Gatehouse-"
+)
+
+// Install makes t the routing table. Requests already being proxied finish
+// on the old table's routes, whose idle connections are then let go.
+func (g *Gateway) Install(t *Table) {
+	for _, r := range t.routes {
+		r.proxy = g.newProxy(r)
+	}
+	old := g.table.Swap(t)
+	if old != nil {
+		for _, r := range old.routes {
+			if tr, ok := r.proxy.Transport.(*http.Transport); ok {
+				tr.CloseIdleConnections()
+			}
+		}
+	}
+}
+
+// Table returns the routing table in force (nil before the first Install).
+func (g *Gateway) Table() *Table { return g.table.Load() }
+
+// Decisions, the values of the metrics' decision label.
+const (
+	decAllowed         = "allowed"
+	decUnauthenticated = "unauthenticated"
+	decForbidden       = "forbidden"
+	decLimited         = "limited"
+	decBadRequest      = "bad_request"
+	decNotFound        = "not_found"
+	decGone            = "gone"
+	decUnavailable     = "unavailable"
+)
+
+// ServeHTTP is the gateway: everything on the public listener that no
+// other handler claimed.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := g.table.Load()
+	var m match
+	ok := t != nil
+	if ok {
+		m, ok = t.match(r.URL.Path)
+	}
+	if !ok {
+		g.Metrics.decide("none", decNotFound)
+		protocol.WriteError(w, protocol.ErrNotFound.WithDescription("no such endpoint"), nil)
+		return
+	}
+	route := m.route
+	write, known := methodClass(r.Method)
+	switch {
+	case !known:
+		g.refuseMethod(w, route, "method "+protocol.Clean(r.Method, 20)+" is not allowed")
+		return
+	case write && route.WriteScope == "":
+		g.refuseMethod(w, route, "this API is read-only")
+		return
+	case r.ContentLength > route.MaxBody:
+		g.Metrics.decide(route.Name, decBadRequest)
+		protocol.WriteError(w, protocol.ErrRequestTooLarge.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", route.MaxBody)), nil)
+		return
+	}
+
+	// 1. Who is calling.
+	p, linked, failure := g.authenticate(r, &m)
+	if failure != nil {
+		g.Metrics.decide(route.Name, failure.decision)
+		g.refuse(w, failure.err, failure.scope)
+		return
+	}
+
+	// API version: removed ones are gone; deprecated ones say so.
+	if v := m.version; v != nil {
+		if v.Removed {
+			g.Metrics.decide(route.Name, decGone)
+			cur := route.defaultVersion.Name
+			protocol.WriteJSON(w, http.StatusGone, map[string]string{"error": "version_removed",
+				"error_description": fmt.Sprintf("API version %s is no longer available; the current version is %s", v.Name, cur),
+				"current_version":   cur})
+			return
+		}
+		h := w.Header()
+		if !v.Deprecated.IsZero() {
+			h.Set("Deprecation", "@"+strconv.FormatInt(v.Deprecated.Unix(), 10)) // RFC 9745 §2.1
+		}
+		if !v.Sunset.IsZero() {
+			h.Set("Sunset", v.Sunset.UTC().Format(http.TimeFormat)) // RFC 8594 §3
+		}
+	}
+
+	if !linked && len(route.Audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(route.Audiences, a) }) {
+		g.Metrics.decide(route.Name, decUnauthenticated)
+		g.refuse(w, protocol.ErrInvalidToken.WithDescription("the access token is not meant for this API (audience)"), "")
+		return
+	}
+	if !linked {
+		// 2. Which tenant, compared exactly: "Acme" is not "acme".
+		if m.tenant != "" && !p.Covers(m.tenant) {
+			g.Metrics.decide(route.Name, decForbidden)
+			g.refuse(w, protocol.ErrInsufficientScope.WithDescription(
+				fmt.Sprintf("the access token does not cover tenant %q", protocol.Clean(m.tenant, 64))), "")
+			return
+		}
+		// 3. What for: the route's read or write scope.
+		need := route.ReadScope
+		if write {
+			need = route.WriteScope
+		}
+		if !p.HasScope(need) {
+			g.Metrics.decide(route.Name, decForbidden)
+			g.refuse(w, protocol.ErrInsufficientScope.WithDescription("the access token lacks the scope "+need), need)
+			return
+		}
+	}
+
+	// 4. How often.
+	if !g.charge(w, r, t, &m, p, write) {
+		return
+	}
+
+	g.Metrics.decide(route.Name, decAllowed)
+	if g.Used != nil && p.ClientID != "" {
+		g.Used(p.ClientID, g.Now())
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, route.MaxBody)
+	}
+	// The listener's read and write timeouts suit API calls, not a large
+	// upload or download streaming through; the upstream's own limits and
+	// the route's header timeout apply instead, within an hour.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(streamLimit))  //nolint:errcheck // not every writer has deadlines
+	rc.SetWriteDeadline(time.Now().Add(streamLimit)) //nolint:errcheck
+	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p})
+	route.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// methodClass sorts methods into reads and writes.
+func methodClass(method string) (write, known bool) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false, true
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true, true
+	}
+	return false, false
+}
+
+func (g *Gateway) refuseMethod(w http.ResponseWriter, route *Route, why string) {
+	g.Metrics.decide(route.Name, decBadRequest)
+	allow := "GET, HEAD, OPTIONS"
+	if route.WriteScope != "" {
+		allow += ", POST, PUT, PATCH, DELETE"
+	}
+	w.Header().Set("Allow", allow)
+	protocol.WriteError(w, protocol.ErrMethodNotAllowed.WithDescription(why), nil)
+}
+
+type failure struct {
+	err      *protocol.Error
+	decision string
+	scope    string
+}
+
+var (
+	errNoToken = &protocol.Error{Code: "missing_token", Status: http.StatusUnauthorized,
+		Description: "send an access token as Authorization: Bearer <token>"}
+	errQueryToken = protocol.ErrInvalidRequest.WithDescription(
+		"access tokens are accepted only in the Authorization header, never in the URL")
+)
+
+// authenticate finds and verifies the caller's credential: a bearer token
+// in the Authorization header only (RFC 6750 §2.1), or, for a GET with no
+// Authorization header at all, a signed link.
+func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, bool, *failure) {
+	q := r.URL.Query()
+	if q.Has("access_token") {
+		return nil, false, &failure{err: errQueryToken, decision: decBadRequest}
+	}
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 && g.Links != nil && q.Has(linkSig) {
+		p, err := g.Links.verify(r, m)
+		if err != nil {
+			return nil, false, &failure{err: &protocol.Error{Code: "invalid_link", Status: http.StatusForbidden,
+				Description: err.Error()}, decision: decForbidden}
+		}
+		return p, true, nil
+	}
+	if len(hs) > 1 {
+		return nil, false, &failure{err: protocol.ErrInvalidRequest.WithDescription("more than one Authorization header"), decision: decBadRequest}
+	}
+	if len(hs) == 0 {
+		return nil, false, &failure{err: errNoToken, decision: decUnauthenticated}
+	}
+	scheme, tok := protocol.AuthScheme(hs[0])
+	if scheme != "bearer" {
+		return nil, false, &failure{err: errNoToken, decision: decUnauthenticated}
+	}
+	if !token68(tok) {
+		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription("the access token is malformed"), decision: decUnauthenticated}
+	}
+	p, err := g.Auth.Authenticate(r.Context(), tok)
+	switch {
+	case err == nil:
+		return p, false, nil
+	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
+		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription(err.Error()), decision: decUnauthenticated}
+	default:
+		g.Log.Error("gateway: cannot verify a token", "err", err)
+		return nil, false, &failure{err: protocol.ErrUnavailable.WithDescription("the token cannot be checked right now; retry"),
+			decision: decUnavailable}
+	}
+}
+
+// token68 reports whether s is an RFC 7235 token68, the syntax of a bearer
+// token (RFC 6750 §2.1), and of a sane length.
+func token68(s string) bool {
+	if s == "" || len(s) > 8192 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
+		case c == '=' && i > 0: // trailing padding only
+			for _, d := range s[i:] {
+				if d != '=' {
+					return false
+				}
+			}
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// refuse writes an RFC 6750 error response: a Bearer challenge naming the
+// realm, the error code and, for insufficient_scope, the scope needed.
+func (g *Gateway) refuse(w http.ResponseWriter, e *protocol.Error, scope string) {
+	if e.Status == http.StatusUnauthorized || e.Code == "insufficient_scope" || e.Code == "invalid_request" {
+		c := protocol.Challenge("Bearer", g.Realm, e)
+		if scope != "" {
+			c += `, scope="` + scope + `"`
+		}
+		w.Header().Set("WWW-Authenticate", c)
+	}
+	protocol.WriteError(w, e, nil)
+}
+
+// charge takes one request from the caller's read or write budget, sets the
+// RateLimit headers, and answers 429 (or 503 when the shared limiter is
+// down and the gateway fails closed) when the request may not pass.
+func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, t *Table, m *match, p *authn.Principal, write bool) bool {
+	route := m.route
+	budgets := p.Budgets(t.Defaults)
+	key := p.RateKey
+	if route.Budgets != nil {
+		budgets = fill(*route.Budgets, budgets)
+		key += "|" + route.Name
+	}
+	class, q := "read", budgets.Read
+	if write {
+		class, q = "write", budgets.Write
+	}
+	h := w.Header()
+	h.Set("RateLimit-Policy", policy(budgets))
+	res, err := g.Limiter.Allow(r.Context(), key+"|"+class, limit(q))
+	if err != nil {
+		g.Metrics.decide(route.Name, decUnavailable)
+		if !errors.Is(err, ratelimit.ErrUnavailable) {
+			g.Log.Error("gateway: rate limiter failed", "err", err)
+		}
+		protocol.WriteError(w, protocol.ErrUnavailable.WithDescription("rate limiting is unavailable; retry shortly").
+			WithRetryAfter(time.Second), nil)
+		return false
+	}
+	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", class, res.Remaining, seconds(res.Reset)))
+	if !res.Allowed {
+		g.Metrics.decide(route.Name, decLimited)
+		// Retry-After is rounded up: a client that waits that long passes.
+		protocol.WriteError(w, protocol.ErrTooManyRequests.WithDescription(
+			fmt.Sprintf("the %s budget of %d requests per %s is spent", class, q.Count, q.Per)).
+			WithRetryAfter(max(res.RetryAfter, time.Second)), nil)
+		return false
+	}
+	return true
+}
+
+// policy renders RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers-10).
+func policy(b store.RateLimits) string {
+	return fmt.Sprintf(`"read";q=%d;w=%d, "write";q=%d;w=%d`,
+		b.Read.Count, seconds(b.Read.Per), b.Write.Count, seconds(b.Write.Per))
+}
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
+
+// streamLimit bounds how long one proxied exchange may stream.
+const streamLimit = time.Hour
+
+type forwardKey struct{}
+
+// forward is what the proxy's Rewrite needs to know of a request.
+type forward struct {
+	match     match
+	principal *authn.Principal
+}
+
+// newProxy builds a route's reverse proxy: its own transport (so the
+// route's timeout applies to response headers only, and bodies stream), a
+// rewrite that swaps the caller's credentials for identity headers, and
+// JSON errors when the upstream fails.
+func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
+	tr := &http.Transport{
+		Proxy:                 nil, // never an environment proxy: upstreams are ours
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: route.Timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite:   rewrite,
+		ModifyResponse: func(resp *http.Response) error {
+			// The gateway's rate-limit headers are the ones that count.
+			resp.Header.Del("RateLimit")
+			resp.Header.Del("RateLimit-Policy")
+			return nil
+		},
+		ErrorHandler: g.upstreamFailed,
+		ErrorLog:     slog.NewLogLogger(g.Log.Handler(), slog.LevelWarn),
+	}
+}
+
+func rewrite(pr *httputil.ProxyRequest) {
+	f := pr.In.Context().Value(forwardKey{}).(*forward)
+	m, p := &f.match, f.principal
+	up := m.upstream()
+	out := pr.Out
+	out.URL.Scheme, out.URL.Host = up.Scheme, up.Host
+	out.URL.Path, out.URL.RawPath = up.Path+m.path, ""
+	q := out.URL.Query()
+	if q.Has(linkSig) {
+		for _, k := range linkParams {
+			q.Del(k)
+		}
+		out.URL.RawQuery = q.Encode()
+	}
+	out.Host = "" // the upstream's own host name
+	pr.SetXForwarded()
+
+	h := out.Header
+	h.Del("Authorization")
+	for k := range h {
+		if len(k) >= len(headerPrefix) && strings.EqualFold(k[:len(headerPrefix)], headerPrefix) {
+			delete(h, k)
+		}
+	}
+	tenant := m.tenant
+	if tenant == "" {
+		tenant = p.Tenant
+	}
+	h.Set(HeaderSubject, p.Subject)
+	h.Set(HeaderTenant, tenant)
+	if p.ClientID != "" {
+		h.Set(HeaderClient, p.ClientID)
+	}
+	h.Set(HeaderScopes, strings.Join(p.Scopes, " "))
+	h.Set(HeaderAuth, p.Auth)
+	if m.version != nil {
+		h.Set(HeaderVersion, m.version.Name)
+	}
+}
+
+// upstreamFailed answers 504 when the upstream was too slow, 413 when the
+// body outgrew the route's limit, and 502 otherwise.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	f := r.Context().Value(forwardKey{}).(*forward)
+	route := f.match.route.Name
+	var tooBig *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		g.Metrics.upstreamError(route, "body_too_large")
+		protocol.WriteError(w, protocol.ErrRequestTooLarge.WithDescription(
+			fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit)), nil)
+	case r.Context().Err() != nil:
+		g.Metrics.upstreamError(route, "client_gone") // nobody to answer
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		g.Metrics.upstreamError(route, "timeout")
+		g.Log.Warn("gateway: upstream timed out", "route", route, "err", err)
+		protocol.WriteJSON(w, http.StatusGatewayTimeout, map[string]string{"error": "upstream_timeout",
+			"error_description": "the API did not answer in time"})
+	default:
+		g.Metrics.upstreamError(route, "unavailable")
+		g.Log.Warn("gateway: upstream failed", "route", route, "err", err)
+		protocol.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "upstream_unavailable",
+			"error_description": "the API is unavailable"})
+	}
+}
