@@ -525,3 +525,85 @@ func TestGatewayWhenRedisIsDown(t *testing.T) {
 		t.Errorf("readyz while Redis is down (fail-closed): %d %s", r.Status, r.Body)
 	}
 }
+
+func TestSignedFileLinks(t *testing.T) {
+	s, up, _ := startGateway(t, apptest.SQLite(t), []string{"api:read"}, nil)
+	link, err := s.Admin.SignLink(ctx, "/api/acme/files/42.pdf?disposition=inline", "user:ada", 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link.URL, s.URL+"/api/acme/files/42.pdf?") || time.Until(link.ExpiresAt) > 10*time.Minute {
+		t.Fatalf("link %+v", link)
+	}
+	get := func(u string) response {
+		req, _ := http.NewRequest("GET", u, nil)
+		return do(t, s, req)
+	}
+	r := get(link.URL)
+	if r.Status != 200 {
+		t.Fatalf("GET the signed link: %d %s", r.Status, r.Body)
+	}
+	in, _ := up.last(t)
+	if in.Header.Get("X-Gatehouse-Subject") != "user:ada" || in.Header.Get("X-Gatehouse-Auth") != "signed_link" ||
+		in.Header.Get("X-Gatehouse-Tenant") != "acme" || in.URL.RawQuery != "disposition=inline" {
+		t.Errorf("upstream saw %v ?%s", in.Header, in.URL.RawQuery)
+	}
+
+	tamper := map[string]string{
+		"another path":   strings.Replace(link.URL, "42.pdf", "43.pdf", 1),
+		"another tenant": strings.Replace(link.URL, "/acme/", "/globex/", 1),
+		"longer life":    regexp.MustCompile(`gh_exp=\d+`).ReplaceAllString(link.URL, "gh_exp=9999999999"),
+		"other subject":  strings.Replace(link.URL, "gh_sub=user%3Aada", "gh_sub=user%3Aeve", 1),
+		"other query":    strings.Replace(link.URL, "disposition=inline", "disposition=attachment", 1),
+		"extra query":    link.URL + "&x=1",
+		"unknown key":    regexp.MustCompile(`gh_kid=[^&]+`).ReplaceAllString(link.URL, "gh_kid=nope"),
+	}
+	for name, u := range tamper {
+		if u == link.URL {
+			t.Fatalf("%s: the tampering changed nothing", name)
+		}
+		if r := get(u); r.Status != 403 || r.JSON["error"] != "invalid_link" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	// Without its signature a link is no credential at all.
+	if r := get(regexp.MustCompile(`&?gh_sig=[^&]+`).ReplaceAllString(link.URL, "")); r.Status != 401 {
+		t.Errorf("unsigned link: %d %s", r.Status, r.Body)
+	}
+	req, _ := http.NewRequest("POST", link.URL, nil)
+	if r := do(t, s, req); r.Status != 403 || !strings.Contains(r.JSON["error_description"].(string), "GET only") {
+		t.Errorf("POST to a signed link: %d %s", r.Status, r.Body)
+	}
+
+	// Expiry: a link signed by the same keys an hour and a minute ago.
+	old := *s.Gateway.Links
+	old.Now = func() time.Time { return time.Now().Add(-61 * time.Minute) }
+	stale, _, err := old.Sign("/api/acme/files/42.pdf", "user:ada", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := get(stale); r.Status != 403 || r.JSON["error_description"] != "the link expired" {
+		t.Errorf("expired link: %d %s", r.Status, r.Body)
+	}
+
+	// Links survive a key rotation (the old key still verifies).
+	if _, err := s.Admin.RotateKey(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(link.URL); r.Status != 200 {
+		t.Errorf("link after a key rotation: %d %s", r.Status, r.Body)
+	}
+
+	for name, in := range map[string]admin.LinkInput{
+		"too long":   {Path: "/api/acme/f", Subject: "u", TTL: 3601},
+		"no subject": {Path: "/api/acme/f", Subject: "", TTL: 60},
+		"unrouted":   {Path: "/nowhere/f", Subject: "u", TTL: 60},
+		"unclean":    {Path: "/api/acme/../x", Subject: "u", TTL: 60},
+		"absolute":   {Path: "https://evil.example/api/acme/f", Subject: "u", TTL: 60},
+	} {
+		body, _ := json.Marshal(in)
+		if r := adminReq(t, s, "POST", "/admin/v1/links", s.AdminToken, "application/json", string(body)); r.Status != 400 {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+}

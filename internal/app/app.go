@@ -143,6 +143,8 @@ func (a *App) openLimiter() error {
 		return fmt.Errorf("--redis: %w", err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
+	opt.MaxRetries = -1 // a late rate-limit answer is worse than the fallback
+	redis.SetLogger(redisLogger{a.Log})
 	a.redis = redis.NewClient(opt)
 	rl := &ratelimit.Redis{Client: a.redis, Prefix: "gatehouse:rl:", Fallback: local, FailClosed: a.Config.RedisFailClosed,
 		Timeout: 250 * time.Millisecond, Retry: time.Second}
@@ -156,6 +158,15 @@ func (a *App) openLimiter() error {
 			return 0
 		}))
 	return nil
+}
+
+// redisLogger sends go-redis's own log lines (dial failures, mostly) to
+// slog at debug level: outages are reported once, by readiness and metrics,
+// not once per pooled connection attempt.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis: " + fmt.Sprintf(format, v...))
 }
 
 // ReloadRoutes (re)reads the routes file; on error the routes in force stay.
@@ -266,7 +277,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	adm := http.NewServeMux()
 	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Keys: a.Keys, BootstrapToken: bootstrap,
-		Log: log, Now: a.now}).Mount(adm)
+		SignLink: a.Gateway.SignLink, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
 	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),

@@ -120,3 +120,21 @@ func (l *Links) verify(r *http.Request, m *match) (*authn.Principal, error) {
 	return &authn.Principal{Subject: sub, Tenant: m.tenant, Auth: "signed_link", RateKey: "link:" + sub,
 		Expiry: time.Unix(exp, 0)}, nil
 }
+
+// SignLink signs a link to p for subject, once sure a route serves p to
+// readers: a link to nowhere would only fail later, in a browser.
+func (g *Gateway) SignLink(p, subject string, ttl time.Duration) (string, time.Time, error) {
+	if g.Links == nil {
+		return "", time.Time{}, fmt.Errorf("%w: signed links are off", ErrLinkArgument)
+	}
+	u, err := url.Parse(p)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("%w: path must be a clean absolute path", ErrLinkArgument)
+	}
+	if t := g.table.Load(); t != nil {
+		if m, ok := t.match(u.Path); ok && (m.version == nil || !m.version.Removed) {
+			return g.Links.Sign(p, subject, ttl)
+		}
+	}
+	return "", time.Time{}, fmt.Errorf("%w: no gateway route serves %s", ErrLinkArgument, protocol.Clean(u.Path, 200))
+}

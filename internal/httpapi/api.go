@@ -41,8 +41,10 @@ type API struct {
 	// BootstrapToken, when set, is the digest of the admin token given by
 	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
 	BootstrapToken *secret.Digest
-	Log            *slog.Logger
-	Now            func() time.Time
+	// SignLink signs a gateway file link (nil: links are off).
+	SignLink func(path, subject string, ttl time.Duration) (string, time.Time, error)
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Route is one admin operation; the table is what the OpenAPI test checks.
@@ -71,6 +73,7 @@ var Routes = []Route{
 	{"GET", "/admin/v1/audit", (*API).serverAudit},
 	{"GET", "/admin/v1/keys", (*API).listKeys},
 	{"POST", "/admin/v1/keys/rotate", (*API).rotateKey},
+	{"POST", "/admin/v1/links", (*API).signLink},
 }
 
 // Mount registers the admin routes and the OpenAPI document on mux.

@@ -29,6 +29,11 @@ schemas={
  "Event":{"type":"object","required":["id","time","actor","action","target","ip","user_agent","outcome","detail"],"properties":{"id":I,"time":T,"actor":S,"action":S,"target":S,"ip":S,"user_agent":S,"outcome":{"type":"string","enum":["success","failure"]},"detail":{"type":"object"}}},
  "Key":{"type":"object","required":["kid","alg","current","retired_at"],"properties":{"kid":S,"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]},"current":{"type":"boolean"},"retired_at":nullable(T)}},
  "RotateKeyInput":{"type":"object","additionalProperties":False,"properties":{"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]}}},
+ "LinkInput":{"type":"object","additionalProperties":False,"required":["path","subject","ttl"],"properties":{
+   "path":{"type":"string","description":"a clean absolute path the gateway routes, optionally with a query, e.g. /api/acme/files/42"},
+   "subject":{"type":"string","maxLength":256,"description":"who the upstream is told is downloading (X-Gatehouse-Subject)"},
+   "ttl":{"type":"integer","minimum":1,"maximum":3600,"description":"lifetime in seconds, at most one hour"}}},
+ "Link":{"type":"object","required":["url","expires_at"],"properties":{"url":{"type":"string","description":"absolute URL; a GET needs no bearer token until expires_at"},"expires_at":T}},
 }
 def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
 for n in ["Tenant","Client","Event","Key"]: schemas[n+"List"]=listof(n)
@@ -90,6 +95,9 @@ paths={
  "/admin/v1/keys/rotate":{
    "post":op("Make a new signing key current; the old ones stay published until their tokens expire","rotateKey",None,{"required":False,"content":{"application/json":{"schema":ref("RotateKeyInput")}}},
      {"201":resp("the new key",ref("Key")),**bad})},
+ "/admin/v1/links":{
+   "post":op("Sign a file link: a GET of a gateway path that needs no bearer token for up to an hour (HMAC under a key derived from the current signing key)","signLink",None,{"required":True,"content":{"application/json":{"schema":ref("LinkInput")}}},
+     {"201":resp("the signed link",ref("Link")),**bad})},
 }
 doc={"openapi":"3.1.0",
  "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them."},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -35,5 +36,24 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	protocol.WriteJSON(w, http.StatusCreated, admin.Key{KID: k.ID, Alg: string(k.Alg), Current: true})
+	return nil
+}
+
+func (a *API) signLink(w http.ResponseWriter, r *http.Request) error {
+	var in admin.LinkInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if a.SignLink == nil {
+		return protocol.ErrNotFound.WithDescription("signed links are not enabled")
+	}
+	if in.TTL < 1 || in.TTL > 3600 {
+		return protocol.ErrInvalidRequest.WithDescription("ttl must be between 1 and 3600 seconds")
+	}
+	u, exp, err := a.SignLink(in.Path, in.Subject, time.Duration(in.TTL)*time.Second)
+	if err != nil {
+		return protocol.ErrInvalidRequest.WithDescription(err.Error())
+	}
+	protocol.WriteJSON(w, http.StatusCreated, admin.Link{URL: u, ExpiresAt: exp.UTC()})
 	return nil
 }

@@ -80,7 +80,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"TenantInput", admin.TenantInput{}}, {"Client", admin.Client{}}, {"ClientInput", admin.ClientInput{}},
 		{"Quota", admin.Quota{}}, {"RateLimits", admin.RateLimits{}}, {"RateLimits", admin.RateLimitsInput{}},
 		{"SecretInfo", admin.SecretInfo{}}, {"RotateInput", admin.RotateInput{}}, {"RotateOutput", admin.RotateOutput{}},
-		{"Event", admin.Event{}}, {"Key", admin.Key{}}, {"RotateKeyInput", admin.RotateKeyInput{}}, {"Error", admin.Error{}},
+		{"Event", admin.Event{}}, {"Key", admin.Key{}}, {"RotateKeyInput", admin.RotateKeyInput{}}, {"LinkInput", admin.LinkInput{}}, {"Link", admin.Link{}}, {"Error", admin.Error{}},
 	} {
 		name, v := c.name, c.v
 		schema, ok := d.Components.Schemas[name]

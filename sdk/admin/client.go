@@ -207,6 +207,14 @@ func (c *API) RotateKey(ctx context.Context, alg string) (*Key, error) {
 	return &out, c.do(ctx, "POST", "/admin/v1/keys/rotate", RotateKeyInput{Alg: alg}, &out)
 }
 
+// SignLink signs a file link to path for subject, valid for ttl (at most an
+// hour): the URL can be handed to a browser, which needs no token for it.
+func (c *API) SignLink(ctx context.Context, path, subject string, ttl time.Duration) (*Link, error) {
+	var out Link
+	in := LinkInput{Path: path, Subject: subject, TTL: int64(ttl / time.Second)}
+	return &out, c.do(ctx, "POST", "/admin/v1/links", in, &out)
+}
+
 func pageQuery(after string, limit int) string {
 	v := url.Values{}
 	if after != "" {

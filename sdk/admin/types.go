@@ -137,6 +137,22 @@ type RotateKeyInput struct {
 	Alg string `json:"alg,omitempty"`
 }
 
+// LinkInput asks for a signed file link: a GET of Path (a path the gateway
+// routes, optionally with a query) that needs no bearer token until TTL
+// seconds (at most 3600) have passed. Subject is who the upstream is told
+// is downloading.
+type LinkInput struct {
+	Path    string `json:"path"`
+	Subject string `json:"subject"`
+	TTL     int64  `json:"ttl"`
+}
+
+// Link is a signed file link.
+type Link struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // List is one page of a listing; Next is the cursor of the following page.
 type List[T any] struct {
 	Items []T     `json:"items"`
