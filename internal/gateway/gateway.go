@@ -368,19 +368,8 @@ type forward struct {
 // rewrite that swaps the caller's credentials for identity headers, and
 // JSON errors when the upstream fails.
 func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
-	tr := &http.Transport{
-		Proxy:                 nil, // never an environment proxy: upstreams are ours
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: route.Timeout,
-		ExpectContinueTimeout: time.Second,
-	}
 	return &httputil.ReverseProxy{
-		Transport: tr,
+		Transport: NewTransport(route.Timeout),
 		Rewrite:   rewrite,
 		ModifyResponse: func(resp *http.Response) error {
 			// The gateway's rate-limit headers are the ones that count.
@@ -390,6 +379,24 @@ func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
 		},
 		ErrorHandler: g.upstreamFailed,
 		ErrorLog:     slog.NewLogLogger(g.Log.Handler(), slog.LevelWarn),
+	}
+}
+
+// NewTransport is the transport each route's proxy gets: a deep pool of
+// keep-alive connections, never an environment proxy (upstreams are ours),
+// and headerTimeout bounding the wait for response headers only. The bare
+// reverse proxy that `gatehouse bench` measures against uses it too.
+func NewTransport(headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
 	}
 }
 
