@@ -227,6 +227,12 @@ func TestGatewayForwardsIdentityNotToken(t *testing.T) {
 		if r := call(t, s, "GET", "/api/acme/items", token(t, s, opaque, nil), nil); r.Status != 200 {
 			t.Errorf("opaque token: %d %s", r.Status, r.Body)
 		}
+
+		// Usage: both calls counted, batched into the store.
+		waitFor(t, func() bool {
+			got, err := s.Admin.GetClient(ctx, "acme", c.ClientID)
+			return err == nil && got.GatewayRequests == 2 && got.LastUsedAt != nil
+		})
 	})
 }
 

@@ -213,21 +213,32 @@ func (s *Service) Authenticate(ctx context.Context, id, plain string) (*Resolved
 }
 
 // RecordIssued counts one issued token; FlushUsage writes the counts.
-func (s *Service) RecordIssued(id string, at time.Time) { s.addUsage(id, 1, at) }
+func (s *Service) RecordIssued(id string, at time.Time) {
+	s.addUsage(store.ClientUsage{ClientID: id, Issued: 1, LastUsed: at})
+}
 
-func (s *Service) addUsage(id string, n int64, at time.Time) {
+// RecordRequest counts a gateway request made with one of the client's
+// tokens and moves its last-used time on; both reach the store in the next
+// usage flush (one write per client per flush interval).
+func (s *Service) RecordRequest(id string, at time.Time) {
+	s.addUsage(store.ClientUsage{ClientID: id, Requests: 1, LastUsed: at})
+}
+
+// addUsage merges d into the pending usage of its client.
+func (s *Service) addUsage(d store.ClientUsage) {
 	s.usageMu.Lock()
 	if s.usage == nil {
 		s.usage = map[string]*store.ClientUsage{}
 	}
-	u := s.usage[id]
+	u := s.usage[d.ClientID]
 	if u == nil {
-		u = &store.ClientUsage{ClientID: id}
-		s.usage[id] = u
+		u = &store.ClientUsage{ClientID: d.ClientID}
+		s.usage[d.ClientID] = u
 	}
-	u.Issued += n
-	if at.After(u.LastUsed) {
-		u.LastUsed = at
+	u.Issued += d.Issued
+	u.Requests += d.Requests
+	if d.LastUsed.After(u.LastUsed) {
+		u.LastUsed = d.LastUsed
 	}
 	s.usageMu.Unlock()
 }
@@ -249,7 +260,7 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 	}
 	if err := s.Store.AddClientUsage(ctx, batch); err != nil {
 		for _, u := range batch {
-			s.addUsage(u.ClientID, u.Issued, u.LastUsed)
+			s.addUsage(u)
 		}
 		return err
 	}

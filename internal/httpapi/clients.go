@@ -18,7 +18,7 @@ func clientJSON(c *store.Client, tenant string, granted []string) admin.Client {
 		ClientID: c.ID, Tenant: tenant, Name: c.Name, Grants: c.Grants, Scopes: c.Scopes, Audiences: c.Audiences,
 		RedirectURIs: c.RedirectURIs, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), TokenFormat: c.TokenFormat,
 		IssueQuota: quotaJSON(c.IssueQuota), RateLimits: rateLimitsJSON(c.RateLimits),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, TokensIssued: c.TokensIssued, GrantedTenants: granted,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, TokensIssued: c.TokensIssued, GatewayRequests: c.GatewayRequests, GrantedTenants: granted,
 	}
 	if !c.LastUsedAt.IsZero() {
 		t := c.LastUsedAt

@@ -56,6 +56,9 @@ type Client struct {
 	UpdatedAt      time.Time
 	LastUsedAt     time.Time
 	TokensIssued   int64
+	// GatewayRequests counts calls made through the gateway with the
+	// client's tokens.
+	GatewayRequests int64
 }
 
 // Quota limits token issuance: at most Count tokens per Per. Zero is off.
@@ -77,6 +80,7 @@ type ClientSecret struct {
 type ClientUsage struct {
 	ClientID string
 	Issued   int64
+	Requests int64 // gateway requests
 	LastUsed time.Time
 }
 

@@ -35,24 +35,25 @@ type TenantSettingsInput struct {
 // Client is an API integration. ClientSecret is set only in the response
 // that created the client.
 type Client struct {
-	ClientID       string       `json:"client_id"`
-	ClientSecret   string       `json:"client_secret,omitempty"`
-	Tenant         string       `json:"tenant"`
-	Name           string       `json:"name"`
-	Grants         []string     `json:"grants"`
-	Scopes         []string     `json:"scopes"`
-	Audiences      []string     `json:"audiences"`
-	RedirectURIs   []string     `json:"redirect_uris"`
-	AccessTokenTTL int64        `json:"access_token_ttl"`
-	TokenFormat    string       `json:"token_format"`
-	IssueQuota     Quota        `json:"issue_quota"`
-	RateLimits     RateLimits   `json:"rate_limits"`
-	Secrets        []SecretInfo `json:"secrets"`
-	GrantedTenants []string     `json:"granted_tenants"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
-	LastUsedAt     *time.Time   `json:"last_used_at"`
-	TokensIssued   int64        `json:"tokens_issued"`
+	ClientID        string       `json:"client_id"`
+	ClientSecret    string       `json:"client_secret,omitempty"`
+	Tenant          string       `json:"tenant"`
+	Name            string       `json:"name"`
+	Grants          []string     `json:"grants"`
+	Scopes          []string     `json:"scopes"`
+	Audiences       []string     `json:"audiences"`
+	RedirectURIs    []string     `json:"redirect_uris"`
+	AccessTokenTTL  int64        `json:"access_token_ttl"`
+	TokenFormat     string       `json:"token_format"`
+	IssueQuota      Quota        `json:"issue_quota"`
+	RateLimits      RateLimits   `json:"rate_limits"`
+	Secrets         []SecretInfo `json:"secrets"`
+	GrantedTenants  []string     `json:"granted_tenants"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
+	LastUsedAt      *time.Time   `json:"last_used_at"`
+	TokensIssued    int64        `json:"tokens_issued"`
+	GatewayRequests int64        `json:"gateway_requests"`
 }
 
 // ClientInput creates or changes a client; nil fields are left alone.

@@ -9,14 +9,14 @@ import (
 )
 
 const clientCols = `id, tenant_id, name, grants, scopes, audiences, redirect_uris, access_token_ttl,
-	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants, rate_limits`
+	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants, rate_limits, gateway_requests`
 
 func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 	var c store.Client
 	var grants, scopes, auds, uris, quota, secrets, granted, limits string
 	var ttl, created, updated, lastUsed int64
 	if err := row.Scan(&c.ID, &c.TenantID, &c.Name, &grants, &scopes, &auds, &uris, &ttl,
-		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted, &limits); err != nil {
+		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted, &limits, &c.GatewayRequests); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
@@ -123,8 +123,9 @@ func (s *DB) AddClientUsage(ctx context.Context, usage []store.ClientUsage) erro
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, u := range usage {
 			if _, err := tx.ExecContext(ctx, `UPDATE clients SET tokens_issued = tokens_issued + $2,
+				gateway_requests = gateway_requests + $4,
 				last_used_at = CASE WHEN last_used_at > $3 THEN last_used_at ELSE $3 END WHERE id = $1`,
-				u.ClientID, u.Issued, micros(u.LastUsed)); err != nil {
+				u.ClientID, u.Issued, micros(u.LastUsed), u.Requests); err != nil {
 				return err
 			}
 		}

@@ -250,15 +250,15 @@ func testClientUsageConcurrent(t *testing.T, s store.Store) {
 			if i == 3 {
 				at = latest
 			}
-			if err := s.AddClientUsage(ctx, []store.ClientUsage{{ClientID: "c1", Issued: 5, LastUsed: at}, {ClientID: "deleted", Issued: 1, LastUsed: at}}); err != nil {
+			if err := s.AddClientUsage(ctx, []store.ClientUsage{{ClientID: "c1", Issued: 5, Requests: 7, LastUsed: at}, {ClientID: "deleted", Issued: 1, LastUsed: at}}); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
 	got, _ := s.GetClient(ctx, "c1")
-	if got.TokensIssued != 50 || !got.LastUsedAt.Equal(latest) {
-		t.Fatalf("usage = %d issued, last used %v; want 50, %v", got.TokensIssued, got.LastUsedAt, latest)
+	if got.TokensIssued != 50 || got.GatewayRequests != 70 || !got.LastUsedAt.Equal(latest) {
+		t.Fatalf("usage = %d issued, %d requests, last used %v; want 50, 70, %v", got.TokensIssued, got.GatewayRequests, got.LastUsedAt, latest)
 	}
 }
 
