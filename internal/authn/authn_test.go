@@ -1,0 +1,184 @@
+package authn_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// clock is a fake clock tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+type fixture struct {
+	s     *apptest.Server
+	a     *authn.Authenticator
+	clock *clock
+	tn    *store.Tenant
+	c     *store.Client
+}
+
+// newFixture runs the real app for its services and builds an
+// Authenticator of its own on a fake clock.
+func newFixture(t *testing.T) *fixture {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	ctx := context.Background()
+	tn := &store.Tenant{Name: "acme"}
+	if err := s.Tenants.Create(ctx, tn, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	c := &store.Client{ID: secret.NewID("gc"), TenantID: tn.ID, Name: "c", Scopes: []string{"read"}}
+	if _, err := s.Clients.Create(ctx, c, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Now()}
+	a := &authn.Authenticator{Tokens: s.Tokens, Clients: s.Clients, Store: s.Store,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now, CacheTTL: time.Second}
+	return &fixture{s: s, a: a, clock: clk, tn: tn, c: c}
+}
+
+func (f *fixture) mint(t *testing.T, format string) *token.Minted {
+	t.Helper()
+	m, err := f.s.Tokens.Mint(context.Background(), token.Request{ClientID: f.c.ID, TenantID: f.tn.ID, Tenant: "acme",
+		Orgs: []string{"acme"}, Subject: f.c.ID, Audience: []string{f.s.URL}, Scope: "read", Auth: "client_credentials",
+		TTL: time.Hour, Format: format})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestPrincipal(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.a.Authenticate(context.Background(), f.mint(t, store.FormatJWT).Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != f.c.ID || p.ClientID != f.c.ID || p.Tenant != "acme" || !p.HasScope("read") || p.HasScope("write") ||
+		p.Auth != "client_credentials" || p.RateKey != "client:"+f.c.ID || !p.Covers("acme") || p.Covers("Acme") {
+		t.Errorf("principal %+v", p)
+	}
+}
+
+// A verdict remembered from an earlier check never outlives the token.
+func TestCachedJWTStillExpires(t *testing.T) {
+	f := newFixture(t)
+	tok := f.mint(t, store.FormatJWT).Token
+	if _, err := f.a.Authenticate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour)
+	if _, err := f.a.Authenticate(context.Background(), tok); !errors.Is(err, authn.ErrExpired) {
+		t.Errorf("an hour later: %v, want ErrExpired", err)
+	}
+}
+
+func TestDenyList(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	mine, theirs := f.mint(t, store.FormatJWT), f.mint(t, store.FormatJWT)
+	for _, m := range []*token.Minted{mine, theirs} {
+		if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Revoked through this replica (the store first, then the hook, as the
+	// revocation endpoint does): refused at once, cache or not.
+	if err := f.s.Store.DenyJTI(ctx, mine.Claims.ID, mine.Claims.ExpiresAt(), store.Event{Action: "token.revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	f.a.Revoked(mine.Claims.ID, mine.Claims.ExpiresAt())
+	if _, err := f.a.Authenticate(ctx, mine.Token); !errors.Is(err, authn.ErrRevoked) {
+		t.Errorf("revoked here: %v", err)
+	}
+	// Revoked through another replica (straight into the store): refused
+	// after the next refresh, which Run does every interval.
+	if err := f.s.Store.DenyJTI(ctx, theirs.Claims.ID, theirs.Claims.ExpiresAt(), store.Event{Action: "token.revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Authenticate(ctx, theirs.Token); err != nil {
+		t.Fatalf("before the refresh the replica cannot know: %v", err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go f.a.Run(runCtx, 10*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := f.a.Authenticate(ctx, theirs.Token)
+		if errors.Is(err, authn.ErrRevoked) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revocation on another replica never seen: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := f.a.Authenticate(ctx, mine.Token); !errors.Is(err, authn.ErrRevoked) {
+		t.Errorf("after refreshes, the token revoked here: %v", err)
+	}
+}
+
+func TestOpaqueTokensCachedBriefly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := f.mint(t, store.FormatOpaque)
+	if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Store.RevokeOpaqueToken(ctx, secret.Hash(m.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
+		t.Errorf("within the cache TTL the cached verdict stands: %v", err)
+	}
+	f.clock.Add(time.Second)
+	if _, err := f.a.Authenticate(ctx, m.Token); !errors.Is(err, authn.ErrRevoked) {
+		t.Errorf("after the cache TTL: %v, want ErrRevoked", err)
+	}
+	// Unknown tokens are remembered as unknown for as long.
+	junk := secret.New(secret.AccessToken)
+	for range 3 {
+		if _, err := f.a.Authenticate(ctx, junk); !errors.Is(err, authn.ErrInvalid) {
+			t.Errorf("unknown opaque token: %v", err)
+		}
+	}
+}
+
+func TestDeletedClientsTokensDie(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok := f.mint(t, store.FormatJWT).Token
+	if _, err := f.a.Authenticate(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Clients.Delete(ctx, f.c.ID, store.Event{Action: "client.delete"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Authenticate(ctx, tok); !errors.Is(err, authn.ErrInvalid) {
+		t.Errorf("token of a deleted client: %v, want ErrInvalid", err)
+	}
+}
+
+func TestGarbage(t *testing.T) {
+	f := newFixture(t)
+	for _, tok := range []string{"x", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "gate_at_nope", f.mint(t, store.FormatJWT).Token + "x"} {
+		if _, err := f.a.Authenticate(context.Background(), tok); !errors.Is(err, authn.ErrInvalid) {
+			t.Errorf("%q: %v, want ErrInvalid", tok, err)
+		}
+	}
+}
