@@ -613,3 +613,36 @@ func TestSignedFileLinks(t *testing.T) {
 		}
 	}
 }
+
+// A token revoked through one replica is refused by the gateway on another
+// once that replica's deny list (JWTs) and token cache (opaque) catch up:
+// within --deny-list-refresh, 500 ms by default.
+func TestGatewayRevocationReachesEveryReplica(t *testing.T) {
+	if pgtest.ServerURL() == "" {
+		t.Skip("two replicas need PostgreSQL (GATEHOUSE_TEST_POSTGRES)")
+	}
+	db := pgtest.URL(t)
+	a, _, c := startGateway(t, db, []string{"api:read"}, nil)
+	b := apptest.Start(t, db, func(cfg *config.Config) {
+		cfg.MasterKey, cfg.Issuer, cfg.Routes = a.Config.MasterKey, a.URL, a.Config.Routes
+	})
+	opaque := setup(t, a, "acme", admin.ClientInput{Scopes: &[]string{"api:read"}, TokenFormat: ptr("opaque")})
+	for name, cl := range map[string]*admin.Client{"jwt": c, "opaque": opaque} {
+		tok := token(t, a, cl, nil)
+		if r := call(t, b, "GET", "/api/acme/items", tok, nil); r.Status != 200 {
+			t.Fatalf("%s: A's token on B: %d %s", name, r.Status, r.Body)
+		}
+		if r := postForm(t, a, "/oauth2/revoke", map[string][]string{"token": {tok}}, cl.ClientID, cl.ClientSecret); r.Status != 200 {
+			t.Fatalf("%s: revoke on A: %d", name, r.Status)
+		}
+		if r := call(t, a, "GET", "/api/acme/items", tok, nil); r.Status != 401 {
+			t.Errorf("%s: on the replica that revoked it: %d", name, r.Status)
+		}
+		start := time.Now()
+		waitFor(t, func() bool {
+			r := call(t, b, "GET", "/api/acme/items", tok, nil)
+			return r.Status == 401 && r.JSON["error"] == "invalid_token"
+		})
+		t.Logf("%s: refused on B %v after the revocation on A", name, time.Since(start).Round(time.Millisecond))
+	}
+}

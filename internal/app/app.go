@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Log: log, Now: a.now,
-		CacheTTL: cfg.ClientCacheTTL}
+		CacheTTL: cfg.DenyListRefresh}
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
 	}

@@ -84,7 +84,20 @@ type Authenticator struct {
 	mu       sync.RWMutex
 	verified map[[32]byte]*entry // token digest → claims (or failure)
 	denied   atomic.Pointer[map[string]time.Time]
+
+	refreshMu   sync.Mutex // one refresh at a time
+	lastFull    time.Time  // when the whole list was last loaded
+	lastRefresh time.Time
 }
+
+// The deny list is loaded whole every fullReload (dropping expired
+// entries), and in between only what was denied since the last load, less
+// an overlap that absorbs clock skew between replicas and transactions that
+// commit late.
+const (
+	fullReload = time.Minute
+	overlap    = 10 * time.Second
+)
 
 type entry struct {
 	claims *token.Claims
@@ -171,16 +184,59 @@ func (a *Authenticator) isDenied(jti string) bool {
 	return ok
 }
 
-// RefreshDenyList reloads the unexpired deny-list entries from the store.
-// Run it every second (Run does) so a revocation on any replica is honoured
-// everywhere within a second.
+// RefreshDenyList brings the in-memory deny list up to date with the
+// store. Run calls it every interval, so a revocation on any replica is
+// honoured everywhere within that interval (plus one query).
 func (a *Authenticator) RefreshDenyList(ctx context.Context) error {
-	m, err := a.Store.DeniedJTIs(ctx, a.Now())
+	a.refreshMu.Lock()
+	defer a.refreshMu.Unlock()
+	now := a.Now()
+	if a.denied.Load() == nil || now.Sub(a.lastFull) >= fullReload {
+		m, err := a.Store.DeniedJTIs(ctx, now, time.Time{})
+		if err != nil {
+			return err
+		}
+		// Revocations this replica heard of while the query ran are in m
+		// (the store was written first) or will be in the next load.
+		a.denied.Store(&m)
+		a.lastFull, a.lastRefresh = now, now
+		return nil
+	}
+	fresh, err := a.Store.DeniedJTIs(ctx, now, a.lastRefresh.Add(-overlap))
 	if err != nil {
 		return err
 	}
-	a.denied.Store(&m)
+	a.lastRefresh = now
+	a.addDenied(fresh)
 	return nil
+}
+
+// addDenied merges entries into the deny list, copying it only when
+// something is new.
+func (a *Authenticator) addDenied(entries map[string]time.Time) {
+	for {
+		old := a.denied.Load()
+		var m map[string]time.Time
+		for jti, until := range entries {
+			if old != nil {
+				if _, ok := (*old)[jti]; ok {
+					continue
+				}
+			}
+			if m == nil {
+				m = make(map[string]time.Time, len(entries))
+				if old != nil {
+					for k, v := range *old {
+						m[k] = v
+					}
+				}
+			}
+			m[jti] = until
+		}
+		if m == nil || a.denied.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
 // Run refreshes the deny list every interval until ctx ends.
@@ -202,16 +258,5 @@ func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 // Revoked records a revocation made through this replica at once, ahead of
 // the next refresh.
 func (a *Authenticator) Revoked(jti string, until time.Time) {
-	for {
-		old := a.denied.Load()
-		m := map[string]time.Time{jti: until}
-		if old != nil {
-			for k, v := range *old {
-				m[k] = v
-			}
-		}
-		if a.denied.CompareAndSwap(old, &m) {
-			return
-		}
-	}
+	a.addDenied(map[string]time.Time{jti: until})
 }

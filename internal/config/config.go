@@ -62,7 +62,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownGrace:   20 * time.Second,
-		DenyListRefresh: time.Second,
+		DenyListRefresh: 500 * time.Millisecond,
 	}
 }
 
@@ -91,7 +91,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Routes, "routes", c.Routes, "gateway routes file (YAML or JSON, see docs/gateway.md); reloaded on SIGHUP")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "redis:// URL shared by all replicas for rate limits (default: per-replica limits)")
 	fs.BoolVar(&c.RedisFailClosed, "redis-fail-closed", c.RedisFailClosed, "answer 503 while Redis is unreachable instead of falling back to per-replica limits")
-	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica reloads revoked token ids (the bound on revocation delay)")
+	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica loads new token revocations, and how long it trusts a cached opaque-token lookup: the bound on how late another replica's revocation is honoured")
 }
 
 // Parse reads flags from args and the environment (env values are applied

@@ -75,9 +75,10 @@ type Tokens interface {
 	// DenyJTI adds a JWT id to the deny list until expiresAt. Idempotent.
 	DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev Event) error
 	IsJTIDenied(ctx context.Context, jti string) (bool, error)
-	// DeniedJTIs lists the deny list's entries that have not expired at now,
-	// for replicas that keep it in memory.
-	DeniedJTIs(ctx context.Context, now time.Time) (map[string]time.Time, error)
+	// DeniedJTIs lists the deny list's entries that have not expired at now
+	// and were denied at or after since (the event time DenyJTI was given;
+	// zero since: all), for replicas that keep the list in memory.
+	DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]time.Time, error)
 	// PurgeExpiredTokens deletes deny-list entries and opaque tokens past
 	// their expiry, at most limit rows of each.
 	PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)

@@ -46,7 +46,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 	defer s.Close()
 	var n int
-	if err := s.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
+	if err := s.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("schema_migrations has %d rows, %v", n, err)
 	}
 }

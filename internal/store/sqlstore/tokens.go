@@ -49,8 +49,12 @@ func (s *DB) RevokeOpaqueToken(ctx context.Context, digest string, ev store.Even
 // DenyJTI implements store.Tokens.
 func (s *DB) DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev store.Event) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jti_denylist (jti, expires_at) VALUES ($1, $2)
-			ON CONFLICT (jti) DO NOTHING`, jti, micros(expiresAt)); err != nil {
+		at := ev.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jti_denylist (jti, expires_at, denied_at) VALUES ($1, $2, $3)
+			ON CONFLICT (jti) DO NOTHING`, jti, micros(expiresAt), micros(at)); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, ev)
@@ -68,8 +72,9 @@ func (s *DB) IsJTIDenied(ctx context.Context, jti string) (bool, error) {
 }
 
 // DeniedJTIs implements store.Tokens.
-func (s *DB) DeniedJTIs(ctx context.Context, now time.Time) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at FROM jti_denylist WHERE expires_at > $1`, micros(now))
+func (s *DB) DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at FROM jti_denylist WHERE expires_at > $1 AND denied_at >= $2`,
+		micros(now), micros(since))
 	if err != nil {
 		return nil, s.wrap(err)
 	}

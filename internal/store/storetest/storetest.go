@@ -368,8 +368,17 @@ func testDenyList(t *testing.T, s store.Store) {
 	if denied, err := s.IsJTIDenied(ctx, "j1"); err != nil || !denied {
 		t.Fatalf("IsJTIDenied after = %v, %v", denied, err)
 	}
-	if all, err := s.DeniedJTIs(ctx, now()); err != nil || len(all) != 1 || all["j1"].IsZero() {
+	if all, err := s.DeniedJTIs(ctx, now(), time.Time{}); err != nil || len(all) != 1 || all["j1"].IsZero() {
 		t.Fatalf("DeniedJTIs = %v, %v (want only the unexpired j1)", all, err)
+	}
+	// Incremental loads see only what was denied since.
+	later := ev("token.revoke", "")
+	later.Time = now().Add(time.Minute)
+	if err := s.DenyJTI(ctx, "j2", now().Add(time.Hour), later); err != nil {
+		t.Fatal(err)
+	}
+	if recent, err := s.DeniedJTIs(ctx, now(), later.Time); err != nil || len(recent) != 1 || recent["j2"].IsZero() {
+		t.Fatalf("DeniedJTIs since = %v, %v (want only j2)", recent, err)
 	}
 	n, err := s.PurgeExpiredTokens(ctx, now(), 100)
 	if err != nil || n != 1 {
