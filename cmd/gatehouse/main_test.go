@@ -246,14 +246,36 @@ func TestKeygenAndMigrate(t *testing.T) {
 	}
 }
 
-// The load tool runs end to end (its figures are quoted in docs/performance.md,
-// never asserted).
+// The load tool runs end to end, both sections (its figures are quoted in
+// docs/performance.md, never asserted). Target (e) runs when Redis answers
+// on 127.0.0.1:6379 and is skipped with a note otherwise.
 func TestBenchRuns(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if c := run(context.Background(), []string{"bench", "--duration", "200ms", "--rounds", "1", "--concurrency", "2"}, &out, &errOut, noEnv); c != 0 {
 		t.Fatalf("bench: %d %s", c, errOut.String())
 	}
-	if !strings.Contains(out.String(), "median ratio b/a:") || regexp.MustCompile(`errors [1-9]`).MatchString(out.String()) {
+	for _, want := range []string{
+		`median ratio b/a: \d`,
+		`\(c\) gateway, JWT.* req/s `,
+		`\(d\) PAT: not available`,
+		`\(e\) (gateway, JWT, Redis limit .* req/s |Redis: skipped)`,
+		`ratios c/b \d+\.\d\d(, e/b \d+\.\d\d)?; added p50 \(c-b\) -?\d+µs`,
+		`median c/b \d+\.\d\d.*; added p50 -?\d+µs \(target`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("bench output lacks %s", want)
+		}
+	}
+	if regexp.MustCompile(`errors [1-9]`).MatchString(out.String()) || t.Failed() {
 		t.Fatalf("bench output:\n%s", out.String())
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{{"--only", "tokens"}, {"--rounds", "0"}} {
+		var errOut bytes.Buffer
+		if c := run(context.Background(), append([]string{"bench"}, args...), &bytes.Buffer{}, &errOut, noEnv); c != 1 || !strings.Contains(errOut.String(), args[0]) {
+			t.Errorf("bench %v: exit %d, %q", args, c, errOut.String())
+		}
 	}
 }

@@ -53,8 +53,9 @@ func BenchmarkTokenIssuance(b *testing.B) {
 
 // BenchmarkGateway is one authorized GET through the whole public handler
 // (middleware, cached JWT verdict, tenant and scope, GCRA, proxy) to a
-// loopback upstream, next to a bare httputil.ReverseProxy on the same
-// transport to the same upstream: the difference is what the gateway adds.
+// loopback upstream, next to a bare httputil.ReverseProxy with the same
+// transport and buffer pool to the same upstream: the difference is what
+// the gateway's checks add.
 func BenchmarkGateway(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -65,7 +66,7 @@ func BenchmarkGateway(b *testing.B) {
 		u, _ := url.Parse(up.URL)
 		tr := gateway.NewTransport(30 * time.Second)
 		defer tr.CloseIdleConnections()
-		benchGET(b, &httputil.ReverseProxy{Transport: tr, Rewrite: func(pr *httputil.ProxyRequest) {
+		benchGET(b, &httputil.ReverseProxy{Transport: tr, BufferPool: new(gateway.BufferPool), Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
 		}}, "")

@@ -40,7 +40,8 @@ type Gateway struct {
 	// the callee).
 	Used func(clientID string, at time.Time)
 
-	table atomic.Pointer[Table]
+	table   atomic.Pointer[Table]
+	buffers BufferPool // shared by every route's proxy
 }
 
 // Identity headers the upstream may trust: the gateway sets them and strips
@@ -369,8 +370,9 @@ type forward struct {
 // JSON errors when the upstream fails.
 func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Transport: NewTransport(route.Timeout),
-		Rewrite:   rewrite,
+		Transport:  NewTransport(route.Timeout),
+		BufferPool: &g.buffers,
+		Rewrite:    rewrite,
 		ModifyResponse: func(resp *http.Response) error {
 			// The gateway's rate-limit headers are the ones that count.
 			resp.Header.Del("RateLimit")
