@@ -85,6 +85,7 @@ func TestQuickstart(t *testing.T) {
 	if st := getToken(sec); st != 200 {
 		t.Fatalf("the printed curl command got %d", st)
 	}
+	testDemoAPI(t, id, sec, tokenURL)
 	if b, err := os.ReadFile(filepath.Join(dir, "admin-token")); err != nil || !strings.HasPrefix(string(b), "gate_adm_") {
 		t.Fatalf("dev admin token not saved: %q %v", b, err)
 	}
@@ -277,5 +278,50 @@ func TestBenchFlags(t *testing.T) {
 		if c := run(context.Background(), append([]string{"bench"}, args...), &bytes.Buffer{}, &errOut, noEnv); c != 1 || !strings.Contains(errOut.String(), args[0]) {
 			t.Errorf("bench %v: exit %d, %q", args, c, errOut.String())
 		}
+	}
+}
+
+// testDemoAPI calls the demo submissions API through the gateway, as the
+// curl commands quickstart prints do.
+func testDemoAPI(t *testing.T, id, sec, tokenURL string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", tokenURL, strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, sec)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	base := strings.TrimSuffix(tokenURL, "/oauth2/token")
+	call := func(method, path, body string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	if resp, out := call("POST", "/api/demo/submissions", `{"title":"XSS in search","severity":"high"}`); resp.StatusCode != 201 || out["submitted_by"] != id {
+		t.Fatalf("demo POST through the gateway: %d %v", resp.StatusCode, out)
+	}
+	resp, out := call("GET", "/api/demo/submissions", "")
+	if resp.StatusCode != 200 || out["api_version"] != "v1.2" || len(out["submissions"].([]any)) != 1 {
+		t.Fatalf("demo GET through the gateway: %d %v", resp.StatusCode, out)
+	}
+	if resp, _ := call("GET", "/api/demo/v1.1/submissions", ""); resp.StatusCode != 200 || resp.Header.Get("Sunset") == "" || resp.Header.Get("Deprecation") == "" {
+		t.Errorf("deprecated demo version: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := call("GET", "/api/other/submissions", ""); resp.StatusCode != 403 {
+		t.Errorf("another tenant through the demo route: %d", resp.StatusCode)
 	}
 }
