@@ -550,6 +550,9 @@ func TestSignedFileLinks(t *testing.T) {
 		t.Fatalf("GET the signed link: %d %s", r.Status, r.Body)
 	}
 	in, _ := up.last(t)
+	if r.Header.Get("Cache-Control") != "private, no-store" {
+		t.Errorf("a linked file may be kept by shared caches: Cache-Control %q", r.Header.Get("Cache-Control"))
+	}
 	if in.Header.Get("X-Gatehouse-Subject") != "user:ada" || in.Header.Get("X-Gatehouse-Auth") != "signed_link" ||
 		in.Header.Get("X-Gatehouse-Tenant") != "acme" || in.URL.RawQuery != "disposition=inline" {
 		t.Errorf("upstream saw %v ?%s", in.Header, in.URL.RawQuery)
@@ -644,5 +647,84 @@ func TestGatewayRevocationReachesEveryReplica(t *testing.T) {
 			return r.Status == 401 && r.JSON["error"] == "invalid_token"
 		})
 		t.Logf("%s: refused on B %v after the revocation on A", name, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// Requests shaped to make the upstream read something other than what the
+// gateway checked.
+func TestGatewayHostileRequests(t *testing.T) {
+	s, up, c := startGateway(t, apptest.SQLite(t), []string{"api:read", "api:write"}, func(c *config.Config) {
+		c.TrustedProxies = "127.0.0.1/32"
+	})
+	tok := token(t, s, c, nil)
+	for _, path := range []string{
+		"/api/acme/%2e%2e/globex/items", "/api/acme/%2E%2E/%2e%2e/billing/x", "/api/acme%2F..%2Fglobex/items",
+		"/api/acme/..;/globex/items", "/api/acme/a%5C..%5C..%5Cglobex", "/api/acme/x%00y", "/api/acme/.%3b/x",
+	} {
+		before := up.count()
+		req, err := http.NewRequest("GET", s.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = path // sent exactly as written
+		req.Header.Set("Authorization", "Bearer "+tok)
+		r := do(t, s, req)
+		if r.Status != 400 {
+			t.Errorf("%s: %d %s, want 400", path, r.Status, r.Body)
+		}
+		if up.count() != before {
+			in, _ := up.last(t)
+			t.Errorf("%s reached the upstream as %s", path, in.URL.Path)
+		}
+	}
+
+	// Upgrades would be tunnels past every later check.
+	if r := call(t, s, "GET", "/api/acme/items", tok, nil, "Connection", "Upgrade", "Upgrade", "h2c", "HTTP2-Settings", "AAMAAABkAAQAAP__"); r.Status != 400 {
+		t.Errorf("h2c upgrade: %d %s", r.Status, r.Body)
+	}
+
+	// Header spellings a CGI-style upstream would fold into the real ones.
+	r := call(t, s, "GET", "/api/acme/items", tok, nil,
+		"X_Gatehouse_Subject", "admin", "X-Gatehouse_Auth", "super", "X_GATEHOUSE_TENANT", "globex",
+		"X_Forwarded_For", "10.0.0.1", "X-Forwarded-Proto", "https")
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	in, _ := up.last(t)
+	for name := range in.Header {
+		if strings.Contains(name, "_") {
+			t.Errorf("upstream got %s: %q", name, in.Header[name])
+		}
+	}
+	if in.Header.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("behind a trusted proxy that says https, X-Forwarded-Proto = %q", in.Header.Get("X-Forwarded-Proto"))
+	}
+
+	// Every answer to an authenticated caller names its budgets.
+	r = call(t, s, "GET", "/api/globex/items", tok, nil)
+	if r.Status != 403 || r.Header.Get("RateLimit-Policy") == "" {
+		t.Errorf("403 without RateLimit-Policy: %d %v", r.Status, r.Header)
+	}
+	// Text a caller chose stays inside RFC 6750's character set.
+	r = call(t, s, "GET", "/api/caf%C3%A9/items", tok, nil)
+	if got := r.Header.Get("WWW-Authenticate"); r.Status != 403 || !strings.Contains(got, "tenant 'caf?'") {
+		t.Errorf("non-ASCII tenant: %d %q", r.Status, got)
+	}
+}
+
+// An opaque token revoked through a replica is refused there at once, even
+// with a verdict cached a moment before.
+func TestGatewayOpaqueRevocationIsImmediate(t *testing.T) {
+	s, _, _ := startGateway(t, apptest.SQLite(t), []string{"api:read"}, nil)
+	c := setup(t, s, "acme", admin.ClientInput{Scopes: &[]string{"api:read"}, TokenFormat: ptr("opaque")})
+	tok := token(t, s, c, nil)
+	if r := call(t, s, "GET", "/api/acme/items", tok, nil); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if r := postForm(t, s, "/oauth2/revoke", map[string][]string{"token": {tok}}, c.ClientID, c.ClientSecret); r.Status != 200 {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if r := call(t, s, "GET", "/api/acme/items", tok, nil); r.Status != 401 || r.JSON["error_description"] != "the access token was revoked" {
+		t.Errorf("right after revocation: %d %s", r.Status, r.Body)
 	}
 }

@@ -71,11 +71,16 @@ func serve(ctx context.Context, env *cmdEnv, args []string, quickstart bool) err
 		defer stop()
 		cfg.Routes, demo = routes, true
 	}
+	// SIGHUP's default action is to exit: take it over before the slow
+	// start (migrations, key loading), and act on it once running.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	stopHUP := reloadOnHUP(ctx, a, log)
+	stopHUP := reloadOnHUP(ctx, hup, a, log)
 	defer stopHUP()
 	if a.AdminToken != "" {
 		path := filepath.Join(cfg.DataDir, "admin-token")
@@ -96,9 +101,7 @@ func serve(ctx context.Context, env *cmdEnv, args []string, quickstart bool) err
 
 // reloadOnHUP re-reads the routes file on SIGHUP; a bad file is logged and
 // the routes in force stay.
-func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, a *app.App, log *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -114,7 +117,7 @@ func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()
 			}
 		}
 	}()
-	return func() { signal.Stop(hup); close(done) }
+	return func() { close(done) }
 }
 
 // startDemoAPI serves the demo submissions API on a loopback port and

@@ -115,7 +115,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
 	}
-	a.Gateway = &gateway.Gateway{Auth: a.Auth, Limiter: a.Limiter, Realm: cfg.Issuer, Log: log, Now: a.now,
+	proxies, _ := httpx.ParseProxies(cfg.TrustedProxies) // validated in Config.Validate
+	a.Gateway = &gateway.Gateway{Auth: a.Auth, Limiter: a.Limiter, Realm: cfg.Issuer, Log: log, Now: a.now, Proxies: proxies,
 		Metrics: gateway.NewMetrics(a.Registry), Used: a.Clients.RecordRequest,
 		Links: &gateway.Links{Keys: a.Keys, Now: a.now, Base: cfg.Issuer}}
 	if err := a.ReloadRoutes(); err != nil {

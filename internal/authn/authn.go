@@ -82,7 +82,8 @@ type Authenticator struct {
 	CacheTTL time.Duration
 
 	mu       sync.RWMutex
-	verified map[[32]byte]*entry // token digest → claims (or failure)
+	verified map[[32]byte]*entry // token digest → claims of a good token
+	failed   map[[32]byte]*entry // token digest → why a well-formed token failed
 	denied   atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
@@ -105,7 +106,13 @@ type entry struct {
 	until  time.Time // trust the entry until then
 }
 
-const maxCache = 100_000
+// Cache bounds. Good verdicts can only come from tokens Gatehouse issued;
+// failures from anyone, so they have a smaller cache of their own and can
+// never push good verdicts out. A full cache drops a random tenth.
+const (
+	maxVerified = 100_000
+	maxFailed   = 10_000
+)
 
 // Authenticate resolves a bearer token. The error is ErrExpired, ErrInvalid
 // or ErrRevoked for a bad token; anything else is an internal failure.
@@ -139,6 +146,9 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 	key := sha256.Sum256([]byte(raw))
 	a.mu.RLock()
 	e := a.verified[key]
+	if e == nil {
+		e = a.failed[key]
+	}
 	a.mu.RUnlock()
 	if e != nil && now.Before(e.until) {
 		return e.claims, e.err
@@ -153,11 +163,13 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 	}
 	switch {
 	case err == nil:
+	case errors.Is(err, token.ErrMalformed):
+		return nil, ErrInvalid // cheap to tell again: not worth a cache slot
 	case errors.Is(err, token.ErrExpired):
 		err = ErrExpired
 	case errors.Is(err, token.ErrRevoked):
 		err = ErrRevoked
-	case errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrSignature), errors.Is(err, token.ErrClaims):
+	case errors.Is(err, token.ErrSignature), errors.Is(err, token.ErrClaims):
 		err = ErrInvalid
 	default:
 		return nil, err // store trouble: not cached
@@ -167,12 +179,33 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 		e.until = c.ExpiresAt()
 	}
 	a.mu.Lock()
-	if a.verified == nil || len(a.verified) >= maxCache {
-		a.verified = make(map[[32]byte]*entry)
+	if err == nil {
+		a.verified = remember(a.verified, key, e, maxVerified)
+	} else {
+		a.failed = remember(a.failed, key, e, maxFailed)
 	}
-	a.verified[key] = e
 	a.mu.Unlock()
 	return c, err
+}
+
+// remember stores e under key in m (made if nil), first dropping a random
+// tenth of the entries when m is full. Call with a.mu held.
+func remember(m map[[32]byte]*entry, key [32]byte, e *entry, limit int) map[[32]byte]*entry {
+	if m == nil {
+		m = make(map[[32]byte]*entry)
+	}
+	if len(m) >= limit {
+		drop := limit / 10
+		for k := range m { // map order is random
+			if drop == 0 {
+				break
+			}
+			delete(m, k)
+			drop--
+		}
+	}
+	m[key] = e
+	return m
 }
 
 func (a *Authenticator) isDenied(jti string) bool {
@@ -255,8 +288,16 @@ func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Revoked records a revocation made through this replica at once, ahead of
-// the next refresh.
-func (a *Authenticator) Revoked(jti string, until time.Time) {
-	a.addDenied(map[string]time.Time{jti: until})
+// Revoked records a revocation made through this replica (raw is the
+// token, c its claims) at once, ahead of the next refresh: a JWT's jti joins
+// the deny list, and any cached verdict on the token is forgotten.
+func (a *Authenticator) Revoked(raw string, c *token.Claims) {
+	if c != nil && c.ID != "" {
+		a.addDenied(map[string]time.Time{c.ID: c.ExpiresAt()})
+	}
+	key := sha256.Sum256([]byte(raw))
+	a.mu.Lock()
+	delete(a.verified, key)
+	delete(a.failed, key)
+	a.mu.Unlock()
 }

@@ -102,7 +102,7 @@ func TestDenyList(t *testing.T) {
 	if err := f.s.Store.DenyJTI(ctx, mine.Claims.ID, mine.Claims.ExpiresAt(), store.Event{Action: "token.revoke"}); err != nil {
 		t.Fatal(err)
 	}
-	f.a.Revoked(mine.Claims.ID, mine.Claims.ExpiresAt())
+	f.a.Revoked(mine.Token, &mine.Claims)
 	if _, err := f.a.Authenticate(ctx, mine.Token); !errors.Is(err, authn.ErrRevoked) {
 		t.Errorf("revoked here: %v", err)
 	}
@@ -153,6 +153,18 @@ func TestOpaqueTokensCachedBriefly(t *testing.T) {
 	f.clock.Add(time.Second)
 	if _, err := f.a.Authenticate(ctx, m.Token); !errors.Is(err, authn.ErrRevoked) {
 		t.Errorf("after the cache TTL: %v, want ErrRevoked", err)
+	}
+	// Revoked through this replica: forgotten at once.
+	other := f.mint(t, store.FormatOpaque)
+	if _, err := f.a.Authenticate(ctx, other.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Store.RevokeOpaqueToken(ctx, secret.Hash(other.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	f.a.Revoked(other.Token, &other.Claims)
+	if _, err := f.a.Authenticate(ctx, other.Token); !errors.Is(err, authn.ErrRevoked) {
+		t.Errorf("revoked here, within the cache TTL: %v, want ErrRevoked", err)
 	}
 	// Unknown tokens are remembered as unknown for as long.
 	junk := secret.New(secret.AccessToken)

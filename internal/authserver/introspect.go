@@ -75,8 +75,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, err, s.Log)
 			return
 		}
-		if c.ID != "" && s.OnRevoke != nil {
-			s.OnRevoke(c.ID, c.ExpiresAt())
+		if s.OnRevoke != nil {
+			s.OnRevoke(raw, c)
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -30,9 +30,9 @@ type Server struct {
 	DefaultTTL time.Duration
 	// Issued counts token requests by grant and outcome.
 	Issued *prometheus.CounterVec
-	// OnRevoke, when set, hears of every JWT revoked here (so the gateway
-	// on this replica refuses it at once).
-	OnRevoke func(jti string, until time.Time)
+	// OnRevoke, when set, hears of every token revoked here, after the
+	// store has it (so the gateway on this replica refuses it at once).
+	OnRevoke func(raw string, c *token.Claims)
 
 	grants map[string]grant
 }

@@ -206,8 +206,23 @@ func (f *File) Compile() (*Table, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// Longest prefix first, so /api/{tenant}/files wins over /api/{tenant}.
-	slices.SortStableFunc(t.routes, func(a, b *Route) int { return len(b.pattern) - len(a.pattern) })
+	// Most specific first: longer prefixes, then, at the first segment
+	// where one has a literal and the other {tenant}, the literal; so
+	// /api/public wins over /api/{tenant} whatever their order in the file.
+	slices.SortStableFunc(t.routes, func(a, b *Route) int {
+		if d := len(b.pattern) - len(a.pattern); d != 0 {
+			return d
+		}
+		for i := range a.pattern {
+			if at, bt := i == a.tenantAt, i == b.tenantAt; at != bt {
+				if at {
+					return 1
+				}
+				return -1
+			}
+		}
+		return 0
+	})
 	return t, nil
 }
 
@@ -245,6 +260,8 @@ func (rc *RouteConfig) compile() (*Route, []string) {
 		}
 		if len(r.pattern) == 0 {
 			bad = append(bad, `prefix "/": a route must own a path of its own`)
+		} else if r.tenantAt == 0 {
+			bad = append(bad, "prefix: start with a literal segment, not {tenant} (e.g. /api/{tenant})")
 		}
 	}
 	var err error

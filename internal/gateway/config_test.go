@@ -34,6 +34,10 @@ routes:
     read_scope: files:read
     timeout: 2m
     rate_limits: {read: "10/1m"}
+  - name: public
+    prefix: /api/public
+    upstream: http://127.0.0.1:9003
+    read_scope: docs:read
 `
 
 func TestParseRoutes(t *testing.T) {
@@ -48,7 +52,7 @@ func TestParseRoutes(t *testing.T) {
 	for _, r := range tab.Routes() {
 		names = append(names, r.Name)
 	}
-	if strings.Join(names, ",") != "tenant-files,programs,tenant-api" {
+	if strings.Join(names, ",") != "tenant-files,programs,public,tenant-api" {
 		t.Errorf("routes in match order = %v: want longest prefix first", names)
 	}
 	files := tab.Routes()[0]
@@ -73,7 +77,8 @@ func TestParseRoutesRefusesMistakes(t *testing.T) {
 		"dot segment":     {`routes: [{name: a, prefix: /a/../b, upstream: "http://u", read_scope: a}]`, "prefix segment"},
 		"root prefix":     {`routes: [{name: a, prefix: /, upstream: "http://u", read_scope: a}]`, "a path of its own"},
 		"reserved":        {`routes: [{name: a, prefix: /oauth2/x, upstream: "http://u", read_scope: a}]`, "belongs to Gatehouse"},
-		"two tenants":     {`routes: [{name: a, prefix: "/{tenant}/{tenant}", upstream: "http://u", read_scope: a}]`, "{tenant} appears twice"},
+		"two tenants":     {`routes: [{name: a, prefix: "/x/{tenant}/{tenant}", upstream: "http://u", read_scope: a}]`, "{tenant} appears twice"},
+		"tenant first":    {`routes: [{name: a, prefix: "/{tenant}", upstream: "http://u", read_scope: a}]`, "start with a literal segment"},
 		"same name":       {`routes: [{name: a, prefix: /a, upstream: "http://u", read_scope: a}, {name: a, prefix: /b, upstream: "http://u", read_scope: a}]`, "used twice"},
 		"same prefix":     {`routes: [{name: a, prefix: /a, upstream: "http://u", read_scope: a}, {name: b, prefix: /a, upstream: "http://u", read_scope: a}]`, "also route"},
 		"bad quota":       {`routes: [{name: a, prefix: /a, upstream: "http://u", read_scope: a, rate_limits: {read: "0/1m"}}]`, "COUNT 1 to 1000000"},
@@ -120,6 +125,8 @@ func TestMatch(t *testing.T) {
 		{"/api/Acme/items/", "tenant-api", "Acme", "", "http://127.0.0.1:9000", "/api/Acme/items/"},
 		{"/api/acme/files/a/b.pdf", "tenant-files", "acme", "", "http://127.0.0.1:9002/store", "/a/b.pdf"},
 		{"/api/acme/filesx", "tenant-api", "acme", "", "http://127.0.0.1:9000", "/api/acme/filesx"},
+		{"/api/public/doc", "public", "", "", "http://127.0.0.1:9003", "/api/public/doc"},
+		{"/external/company/V1.1/programs", "programs", "", "1.1", "http://127.0.0.1:9000/base", "/external/company/v1.1/programs"},
 	} {
 		m, ok := tab.match(tc.path)
 		if !ok {
@@ -164,5 +171,17 @@ func TestToken68(t *testing.T) {
 func TestPolicyHeader(t *testing.T) {
 	if got, want := policy(DefaultBudgets), `"read";q=600;w=60, "write";q=200;w=60`; got != want {
 		t.Errorf("RateLimit-Policy = %s, want %s", got, want)
+	}
+}
+
+func TestSpoofableHeaders(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Gatehouse-Subject": true, "x-gatehouse-tenant": true, "X_Gatehouse_Auth": true, "X-GATEHOUSE_SCOPES": true,
+		"X_Forwarded_For": true, "Forwarded": false, "X-Forwarded-For": false, "Http_Authorization": false,
+		"X_Real_IP": true, "Authorization": false, "X_Custom_Thing": false, "Content-Type": false,
+	} {
+		if got := spoofable(name); got != want {
+			t.Errorf("spoofable(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 func FuzzRoutes(f *testing.F) {
 	f.Add([]byte(routesYAML), "/external/company/v1.1/programs")
 	f.Add([]byte(routesYAML), "/api/acme/files/a/../b")
-	f.Add([]byte(`routes: [{name: a, prefix: "/{tenant}", upstream: "http://u", read_scope: a, versions: {default: "1", available: [{version: "1"}]}}]`), "/x/v1/")
+	f.Add([]byte(`routes: [{name: a, prefix: "/x/{tenant}", upstream: "http://u", read_scope: a, versions: {default: "1", available: [{version: "1"}]}}]`), "/x/y/V1/")
 	f.Add([]byte(`{"routes":[{"name":"a","prefix":"/a","upstream":"http://u/b","read_scope":"s","strip_prefix":true}]}`), "/a")
 	f.Fuzz(func(t *testing.T, file []byte, path string) {
 		tab, err := Parse(file)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -36,6 +37,8 @@ type Gateway struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Metrics *Metrics
+	// Proxies are the trusted proxies, whose X-Forwarded-Proto is believed.
+	Proxies httpx.Proxies
 	// Used, when set, is told of each request a client makes (batched by
 	// the callee).
 	Used func(clientID string, at time.Time)
@@ -90,6 +93,11 @@ const (
 // ServeHTTP is the gateway: everything on the public listener that no
 // other handler claimed.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if why := unsafePath(r); why != "" {
+		g.Metrics.decide("none", decBadRequest)
+		protocol.WriteError(w, protocol.ErrInvalidRequest.WithDescription(why), nil)
+		return
+	}
 	t := g.table.Load()
 	var m match
 	ok := t != nil
@@ -110,6 +118,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case write && route.WriteScope == "":
 		g.refuseMethod(w, route, "this API is read-only")
 		return
+	case r.Header.Get("Upgrade") != "":
+		// A switched protocol (WebSocket, h2c) would be a tunnel that no
+		// later check sees: refused until a route can opt in.
+		g.Metrics.decide(route.Name, decBadRequest)
+		protocol.WriteError(w, protocol.ErrInvalidRequest.WithDescription("protocol upgrades are not proxied"), nil)
+		return
 	case r.ContentLength > route.MaxBody:
 		g.Metrics.decide(route.Name, decBadRequest)
 		protocol.WriteError(w, protocol.ErrRequestTooLarge.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", route.MaxBody)), nil)
@@ -123,6 +137,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, failure.err, failure.scope)
 		return
 	}
+	// From here on every answer names the caller's budgets.
+	b := g.budget(t, &m, p, write)
+	w.Header().Set("RateLimit-Policy", policy(b.all))
 
 	// API version: removed ones are gone; deprecated ones say so.
 	if v := m.version; v != nil {
@@ -169,7 +186,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 4. How often.
-	if !g.charge(w, r, t, &m, p, write) {
+	if !g.charge(w, r, route, b) {
 		return
 	}
 
@@ -186,7 +203,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(streamLimit))  //nolint:errcheck // not every writer has deadlines
 	rc.SetWriteDeadline(time.Now().Add(streamLimit)) //nolint:errcheck
-	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p})
+	https := r.TLS != nil || g.Proxies.IsHTTPS(r)
+	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p, https: https})
 	route.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -262,8 +280,8 @@ func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, boo
 		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription(err.Error()), decision: decUnauthenticated}
 	default:
 		g.Log.Error("gateway: cannot verify a token", "err", err)
-		return nil, false, &failure{err: protocol.ErrUnavailable.WithDescription("the token cannot be checked right now; retry"),
-			decision: decUnavailable}
+		return nil, false, &failure{err: protocol.ErrUnavailable.WithDescription("the token cannot be checked right now; retry").
+			WithRetryAfter(time.Second), decision: decUnavailable}
 	}
 }
 
@@ -305,25 +323,43 @@ func (g *Gateway) refuse(w http.ResponseWriter, e *protocol.Error, scope string)
 	protocol.WriteError(w, e, nil)
 }
 
-// charge takes one request from the caller's read or write budget, sets the
-// RateLimit headers, and answers 429 (or 503 when the shared limiter is
-// down and the gateway fails closed) when the request may not pass.
-func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, t *Table, m *match, p *authn.Principal, write bool) bool {
-	route := m.route
-	budgets := p.Budgets(t.Defaults)
-	key := p.RateKey
-	if route.Budgets != nil {
-		budgets = fill(*route.Budgets, budgets)
-		key += "|" + route.Name
+// budget is the one a request draws from.
+type budget struct {
+	all   store.RateLimits // both, for RateLimit-Policy
+	class string           // "read" or "write"
+	quota store.Quota
+	key   string // the limiter key
+}
+
+// budget picks the caller's read or write budget: the route's own if it has
+// one for this class (kept apart from the caller's general one), else the
+// client's, its tenant's or the defaults.
+func (g *Gateway) budget(t *Table, m *match, p *authn.Principal, write bool) budget {
+	b := budget{all: p.Budgets(t.Defaults), class: "read", key: p.RateKey}
+	own := m.route.Budgets
+	if own != nil {
+		b.all = fill(*own, b.all)
 	}
-	class, q := "read", budgets.Read
+	b.quota = b.all.Read
 	if write {
-		class, q = "write", budgets.Write
+		b.class, b.quota = "write", b.all.Write
 	}
-	h := w.Header()
-	h.Set("RateLimit-Policy", policy(budgets))
-	res, err := g.Limiter.Allow(r.Context(), key+"|"+class, limit(q))
+	if own != nil && (write && own.Write.Count > 0 || !write && own.Read.Count > 0) {
+		b.key += "|route=" + m.route.Name
+	}
+	b.key += "|" + b.class
+	return b
+}
+
+// charge takes one request from the budget, sets the RateLimit header, and
+// answers 429 (or 503 when the shared limiter is down and the gateway
+// fails closed) when the request may not pass.
+func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, route *Route, b budget) bool {
+	res, err := g.Limiter.Allow(r.Context(), b.key, limit(b.quota))
 	if err != nil {
+		if r.Context().Err() != nil {
+			return false // the caller left; nobody to answer
+		}
 		g.Metrics.decide(route.Name, decUnavailable)
 		if !errors.Is(err, ratelimit.ErrUnavailable) {
 			g.Log.Error("gateway: rate limiter failed", "err", err)
@@ -332,12 +368,12 @@ func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, t *Table, m *ma
 			WithRetryAfter(time.Second), nil)
 		return false
 	}
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", class, res.Remaining, seconds(res.Reset)))
+	w.Header().Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", b.class, res.Remaining, seconds(res.Reset)))
 	if !res.Allowed {
 		g.Metrics.decide(route.Name, decLimited)
 		// Retry-After is rounded up: a client that waits that long passes.
 		protocol.WriteError(w, protocol.ErrTooManyRequests.WithDescription(
-			fmt.Sprintf("the %s budget of %d requests per %s is spent", class, q.Count, q.Per)).
+			fmt.Sprintf("the %s budget of %d requests per %s is spent", b.class, b.quota.Count, b.quota.Per)).
 			WithRetryAfter(max(res.RetryAfter, time.Second)), nil)
 		return false
 	}
@@ -362,6 +398,42 @@ type forwardKey struct{}
 type forward struct {
 	match     match
 	principal *authn.Principal
+	https     bool // the caller came over HTTPS, here or at a trusted proxy
+}
+
+// spoofable reports whether a caller's header could pass for one the
+// gateway vouches for: any X-Gatehouse-* in any letter case, and the
+// underscore spellings of it and of the forwarding headers and
+// Authorization, which CGI-style servers (WSGI, Rack, PHP) fold into the
+// same variable as the real one.
+func spoofable(name string) bool {
+	norm := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	if strings.HasPrefix(norm, "x-gatehouse-") {
+		return true
+	}
+	return strings.Contains(name, "_") &&
+		(strings.HasPrefix(norm, "x-forwarded-") || norm == "forwarded" || norm == "authorization" || norm == "x-real-ip")
+}
+
+// unsafePath refuses paths an upstream might read differently from the
+// gateway: dot segments (plain or encoded: ServeMux cleans only what was
+// sent), their ";" variants, encoded slashes and backslashes, and NUL. The
+// tenant and route were decided on the decoded path; the upstream must see
+// that same path.
+func unsafePath(r *http.Request) string {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+		return "the path is not in canonical form"
+	}
+	if raw := strings.ToLower(r.URL.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
+		return "encoded slashes are not allowed in the path"
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." || strings.HasPrefix(seg, ".;") || strings.HasPrefix(seg, "..;") {
+			return "the path is not in canonical form"
+		}
+	}
+	return ""
 }
 
 // newProxy builds a route's reverse proxy: its own transport (so the
@@ -377,6 +449,10 @@ func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
 			// The gateway's rate-limit headers are the ones that count.
 			resp.Header.Del("RateLimit")
 			resp.Header.Del("RateLimit-Policy")
+			// A signed link's file must not outlive the link in a shared cache.
+			if f := resp.Request.Context().Value(forwardKey{}).(*forward); f.principal.Auth == authSignedLink {
+				resp.Header.Set("Cache-Control", "private, no-store")
+			}
 			return nil
 		},
 		ErrorHandler: g.upstreamFailed,
@@ -422,16 +498,21 @@ func rewrite(pr *httputil.ProxyRequest) {
 	h := out.Header
 	h.Del("Authorization")
 	for k := range h {
-		if len(k) >= len(headerPrefix) && strings.EqualFold(k[:len(headerPrefix)], headerPrefix) {
+		if spoofable(k) {
 			delete(h, k)
 		}
+	}
+	if f.https {
+		h.Set("X-Forwarded-Proto", "https") // TLS ended at a trusted proxy
 	}
 	tenant := m.tenant
 	if tenant == "" {
 		tenant = p.Tenant
 	}
 	h.Set(HeaderSubject, p.Subject)
-	h.Set(HeaderTenant, tenant)
+	if tenant != "" {
+		h.Set(HeaderTenant, tenant)
+	}
 	if p.ClientID != "" {
 		h.Set(HeaderClient, p.ClientID)
 	}

@@ -30,6 +30,8 @@ const (
 	// MaxLinkTTL is the longest a signed link may live.
 	MaxLinkTTL = time.Hour
 	maxSubject = 256
+	// authSignedLink is X-Gatehouse-Auth for a request made with a link.
+	authSignedLink = "signed_link"
 )
 
 var linkParams = []string{linkExp, linkSub, linkKid, linkSig}
@@ -117,7 +119,7 @@ func (l *Links) verify(r *http.Request, m *match) (*authn.Principal, error) {
 		return nil, ErrLinkExpired
 	}
 	sub := q.Get(linkSub)
-	return &authn.Principal{Subject: sub, Tenant: m.tenant, Auth: "signed_link", RateKey: "link:" + sub,
+	return &authn.Principal{Subject: sub, Tenant: m.tenant, Auth: authSignedLink, RateKey: "link:" + sub,
 		Expiry: time.Unix(exp, 0)}, nil
 }
 

@@ -56,7 +56,7 @@ type match struct {
 	path    string   // the path to send upstream (before the upstream's base path)
 }
 
-var pathVersion = regexp.MustCompile(`^v([0-9]{1,4}(\.[0-9]{1,4}){0,2})$`)
+var pathVersion = regexp.MustCompile(`^[vV]([0-9]{1,4}(\.[0-9]{1,4}){0,2})$`)
 
 // match finds the route owning path (a cleaned, decoded URL path).
 func (t *Table) match(path string) (match, bool) {

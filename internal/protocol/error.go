@@ -134,12 +134,17 @@ func Challenge(scheme, realm string, e *Error) string {
 
 var bearerCodes = map[string]bool{"invalid_request": true, "invalid_token": true, "insufficient_scope": true}
 
-// quote keeps a value inside an RFC 7230 quoted-string: no quotes,
-// backslashes or control characters.
+// quote keeps a value inside an RFC 7230 quoted-string and, stricter, in
+// the characters RFC 6750 §3 allows in error_description and scope
+// (%x20-21 / %x23-5B / %x5D-7E): quotes, backslashes and control
+// characters become ', anything beyond ASCII ?.
 func quote(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+		switch {
+		case r == '"' || r == '\\' || r < 0x20 || r == 0x7f:
 			return '\''
+		case r > 0x7e:
+			return '?'
 		}
 		return r
 	}, s)

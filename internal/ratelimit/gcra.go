@@ -59,9 +59,13 @@ func GCRA(tat, now time.Time, l Limit) (time.Time, Result) {
 type Local struct {
 	Now func() time.Time
 
-	mu    sync.Mutex
-	state map[string]time.Time
+	mu        sync.Mutex
+	state     map[string]time.Time
+	nextSweep int // sweep when state grows past this
 }
+
+// minSweep is the size below which Local never sweeps.
+const minSweep = 100_000
 
 // NewLocal returns an empty in-process limiter.
 func NewLocal(now func() time.Time) *Local {
@@ -91,8 +95,11 @@ func (m *Local) allow(key string, l Limit, now time.Time) Result {
 	defer m.mu.Unlock()
 	tat, res := GCRA(m.state[key], now, l)
 	m.state[key] = tat
-	if len(m.state) > 100_000 {
+	if len(m.state) > max(m.nextSweep, minSweep) {
 		m.sweep(now)
+		// However many keys are live, the next sweep waits for as many
+		// again: a sweep costs O(n) once per n insertions at most.
+		m.nextSweep = 2 * len(m.state)
 	}
 	return res
 }

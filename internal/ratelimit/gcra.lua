@@ -3,8 +3,10 @@ local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then
+-- A value that is not a number, or further ahead than one period (a
+-- damaged key, or Redis's clock stepped back), is treated as a fresh key.
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now or tat > now + period then
   tat = now
 end
 local new_tat = tat + interval

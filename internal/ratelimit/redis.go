@@ -52,7 +52,9 @@ func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) 
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
-	interval := l.interval()
+	// Redis keeps whole microseconds; the interval is rounded up so that
+	// a budget finer than that is never exceeded.
+	interval := (l.interval() + time.Microsecond - 1).Truncate(time.Microsecond)
 	v, err := script.Run(rctx, r.Client, []string{r.Prefix + key}, interval.Microseconds(), l.Period.Microseconds()).Int64Slice()
 	if err != nil || len(v) != 3 {
 		if ctx.Err() != nil {

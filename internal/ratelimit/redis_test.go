@@ -126,3 +126,22 @@ func TestRedisCallerGaveUp(t *testing.T) {
 		t.Error("a caller giving up is not a Redis outage")
 	}
 }
+
+// A damaged key (not a number, or far in the future) is read as a fresh
+// one rather than failing every check or refusing the caller for years.
+func TestRedisDamagedKey(t *testing.T) {
+	c := liveRedis(t)
+	lim := newRedis(c, true)
+	l := Limit{Count: 2, Period: time.Minute}
+	for _, v := range []string{"garbage", "99999999999999999"} {
+		if err := c.Set(t.Context(), lim.Prefix+"k", v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := lim.Allow(t.Context(), "k", l); err != nil || !r.Allowed {
+			t.Errorf("key holding %q: %+v %v", v, r, err)
+		}
+		if ttl := c.PTTL(t.Context(), lim.Prefix+"k").Val(); ttl <= 0 {
+			t.Errorf("key holding %q left without expiry (%v)", v, ttl)
+		}
+	}
+}
