@@ -407,12 +407,35 @@ type forward struct {
 // Authorization, which CGI-style servers (WSGI, Rack, PHP) fold into the
 // same variable as the real one.
 func spoofable(name string) bool {
-	norm := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
-	if strings.HasPrefix(norm, "x-gatehouse-") {
+	if headerPrefixFold(name, "x-gatehouse-") {
 		return true
 	}
-	return strings.Contains(name, "_") &&
-		(strings.HasPrefix(norm, "x-forwarded-") || norm == "forwarded" || norm == "authorization" || norm == "x-real-ip")
+	return strings.IndexByte(name, '_') >= 0 && (headerPrefixFold(name, "x-forwarded-") ||
+		len(name) == len("forwarded") && headerPrefixFold(name, "forwarded") ||
+		len(name) == len("authorization") && headerPrefixFold(name, "authorization") ||
+		len(name) == len("x-real-ip") && headerPrefixFold(name, "x-real-ip"))
+}
+
+// headerPrefixFold reports whether name starts with prefix (lower case,
+// '-' separated), ignoring case and reading '_' as '-'. It runs for every
+// header of every request, so it does not allocate.
+func headerPrefixFold(name, prefix string) bool {
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // unsafePath refuses paths an upstream might read differently from the
