@@ -1,9 +1,9 @@
 // Package gateway is the authenticating reverse proxy in front of the
-// platform's own API. Every request is matched to a configured route, then,
-// in this order: its bearer credential is verified, the API version
-// resolved, the tenant in the path checked against what the credential
-// covers, the route's read or write scope required, and the caller's read
-// or write budget charged (GCRA). Only then is it proxied, with trusted
+// platform's own API. Every request with a canonical path is matched to a
+// configured route, then, in this order: its bearer credential is verified,
+// the API version resolved, the token's audience, the tenant in the path
+// and the route's read or write scope checked, and the caller's read or
+// write budget charged (GCRA). Only then is it proxied, with trusted
 // identity headers in place of the caller's token.
 package gateway
 
@@ -56,7 +56,6 @@ const (
 	HeaderScopes  = "X-Gatehouse-Scopes"
 	HeaderAuth    = "X-Gatehouse-Auth"
 	HeaderVersion = "X-Gatehouse-Api-Version"
-	headerPrefix  = "X-Gatehouse-"
 )
 
 // Install makes t the routing table. Requests already being proxied finish
@@ -74,9 +73,6 @@ func (g *Gateway) Install(t *Table) {
 		}
 	}
 }
-
-// Table returns the routing table in force (nil before the first Install).
-func (g *Gateway) Table() *Table { return g.table.Load() }
 
 // Decisions, the values of the metrics' decision label.
 const (
@@ -160,12 +156,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if !linked && len(route.Audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(route.Audiences, a) }) {
-		g.Metrics.decide(route.Name, decUnauthenticated)
-		g.refuse(w, protocol.ErrInvalidToken.WithDescription("the access token is not meant for this API (audience)"), "")
-		return
-	}
+	// A signed link vouches for its path, subject and tenant by itself;
+	// a token must be meant for this API, this tenant and this use.
 	if !linked {
+		// RFC 9068 §4: the resource server checks the audience.
+		if len(route.Audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(route.Audiences, a) }) {
+			g.Metrics.decide(route.Name, decUnauthenticated)
+			g.refuse(w, protocol.ErrInvalidToken.WithDescription("the access token is not meant for this API (audience)"), "")
+			return
+		}
 		// 2. Which tenant, compared exactly: "Acme" is not "acme".
 		if m.tenant != "" && !p.Covers(m.tenant) {
 			g.Metrics.decide(route.Name, decForbidden)
