@@ -145,9 +145,21 @@ var adminCommands = map[string]func(context.Context, *adminCmd, []string) error{
 	"client revoke-tenant": func(ctx context.Context, c *adminCmd, args []string) error {
 		return clientTenantGrant(ctx, c, args, false)
 	},
-	"key list":   keyList,
-	"key rotate": keyRotate,
-	"audit":      auditList,
+	"user create":         userCreate,
+	"user list":           userList,
+	"user get":            userGet,
+	"user delete":         userDelete,
+	"user set-roles":      userSetRoles,
+	"user enable-api":     userAPIAccess(true),
+	"user disable-api":    userAPIAccess(false),
+	"group create":        groupCreate,
+	"group list":          groupList,
+	"group delete":        groupDelete,
+	"group add-member":    groupMember(true),
+	"group remove-member": groupMember(false),
+	"key list":            keyList,
+	"key rotate":          keyRotate,
+	"audit":               auditList,
 }
 
 // everyPage follows a listing's cursors to the end.

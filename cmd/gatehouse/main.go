@@ -20,13 +20,16 @@ Usage:
   gatehouse bench [flags]          load-test token issuance and the gateway on loopback
   gatehouse tenant create|list|get|delete ...
   gatehouse client create|list|get|delete|rotate-secret|retire-secret|grant-tenant|revoke-tenant ...
+  gatehouse user create|list|get|delete|set-roles|enable-api|disable-api ...
+  gatehouse group create|list|delete|add-member|remove-member ...
   gatehouse key list|rotate ...
   gatehouse audit --tenant NAME ...
 
 Admin subcommands call the admin API: --admin-url (GATEHOUSE_ADMIN_URL,
 default http://127.0.0.1:8081) with --admin-token (GATEHOUSE_ADMIN_TOKEN; in
 dev mode the token saved in the data directory is used). Add --json for
-machine-readable output.
+machine-readable output. A user's password is read from standard input
+with --password-stdin, never from a flag.
 `
 
 func main() {
@@ -41,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	env := &cmdEnv{stdout: stdout, stderr: stderr, getenv: getenv}
+	env := &cmdEnv{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -54,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = keygen(env)
 	case "bench":
 		err = bench(ctx, env, args[1:])
-	case "tenant", "client", "key", "audit":
+	case "tenant", "client", "user", "group", "key", "audit":
 		err = adminCommand(ctx, env, args[0], args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -73,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 }
 
 type cmdEnv struct {
+	stdin          io.Reader // --password-stdin
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }

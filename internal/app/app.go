@@ -41,6 +41,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/tenants"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // App is a running Gatehouse server.
@@ -50,6 +51,7 @@ type App struct {
 	Keys     *keys.Manager
 	Clients  *clients.Service
 	Tenants  *tenants.Service
+	Users    *users.Service
 	Tokens   *token.Service
 	Auth     *authn.Authenticator
 	Gateway  *gateway.Gateway
@@ -60,13 +62,14 @@ type App struct {
 	// first start ("" otherwise); it is printed once and never stored.
 	AdminToken string
 
-	audit    *audit.Recorder
-	redis    *redis.Client // nil without --redis
-	public   *http.Server
-	admin    *http.Server
-	publicLn net.Listener
-	adminLn  net.Listener
-	now      func() time.Time
+	audit     *audit.Recorder
+	masterKey *secret.Sealer // seals signing keys and refresh replays
+	redis     *redis.Client  // nil without --redis
+	public    *http.Server
+	admin     *http.Server
+	publicLn  net.Listener
+	adminLn   net.Listener
+	now       func() time.Time
 }
 
 // New opens everything and binds the listeners, but serves nothing until
@@ -98,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
+	a.masterKey = sealer
 	a.Keys = &keys.Manager{Store: a.Store, Sealer: sealer, Alg: jose.SignatureAlgorithm(cfg.SigningAlg),
 		Overlap: keys.MaxTokenLifetime, Log: log, Now: a.now}
 	if err := a.Keys.Load(ctx); err != nil {
@@ -106,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.audit = audit.NewRecorder(a.Store, log)
 	a.Clients = &clients.Service{Store: a.Store, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
 	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
+	a.Users = &users.Service{Store: a.Store, Now: a.now, Log: log}
 	a.Tokens = &token.Service{Issuer: cfg.Issuer, Keys: a.Keys, Store: a.Store, Now: a.now}
 	if err := a.openLimiter(); err != nil {
 		return nil, err
@@ -265,6 +270,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	pub := http.NewServeMux()
 	(&authserver.Server{
 		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter, OnRevoke: a.Auth.Revoked,
+		Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	a.mountHealth(pub)
@@ -277,7 +283,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	}
 
 	adm := http.NewServeMux()
-	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Keys: a.Keys, BootstrapToken: bootstrap,
+	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, Keys: a.Keys, BootstrapToken: bootstrap,
 		SignLink: a.Gateway.SignLink, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)

@@ -13,19 +13,19 @@ import (
 
 // clientCredentials is the client_credentials grant (RFC 6749 §4.4): the
 // client acts for itself, so the subject is the client id.
-func (s *Server) clientCredentials(_ context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, *protocol.Error) {
+func (s *Server) clientCredentials(_ context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, finisher, *protocol.Error) {
 	scope, perr := grantedScope(c, p.Get("scope"))
 	if perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	aud, perr := s.audience(c, p)
 	if perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	return &token.Request{
 		ClientID: c.Client.ID, TenantID: c.Tenant.ID, Tenant: c.Tenant.Name, Orgs: slices.Clone(c.Orgs), Subject: c.Client.ID,
 		Audience: aud, Scope: scope, Auth: "client_credentials", TTL: c.TTL(s.DefaultTTL), Format: c.Client.TokenFormat,
-	}, nil
+	}, nil, nil
 }
 
 // grantedScope checks a requested scope against the client's. RFC 6749

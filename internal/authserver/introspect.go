@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -56,6 +57,24 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	caller, raw, c, owner, ok := s.tokenRequest(w, r)
 	if !ok {
+		return
+	}
+	// A refresh token revokes its whole family (RFC 7009 §2.1: "the
+	// authorization server SHOULD also invalidate the access token" issued
+	// from the same grant) when the caller is the client it was issued to.
+	if s.Store != nil && secret.Parse(raw, secret.RefreshToken) == nil {
+		if f, _, err := s.Store.GetFamilyByToken(r.Context(), secret.Hash(raw).String()); err == nil && f.ClientID == caller.Client.ID {
+			ev := audit.New(r.Context(), s.Now(), f.TenantID, "client:"+caller.Client.ID, "oauth.family_revoke", f.ID, audit.Success)
+			if _, err := s.Store.RevokeFamilies(r.Context(), store.FamilyFilter{ID: f.ID}, s.Now(), ev); err != nil {
+				protocol.WriteError(w, err, s.Log)
+				return
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			protocol.WriteError(w, err, s.Log)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	// A token that does not cover the caller's tenant is treated like an

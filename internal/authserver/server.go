@@ -14,6 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
 
@@ -34,11 +36,27 @@ type Server struct {
 	// store has it (so the gateway on this replica refuses it at once).
 	OnRevoke func(raw string, c *token.Claims)
 
+	// The user-delegated grants (authorization_code, refresh_token) need
+	// these; without Users they are not offered.
+	Store  store.OAuth
+	Users  Users
+	Sealer *secret.Sealer // seals the response a grace-window retry gets again
+	// FamilyLifetime is a refresh family's absolute life (default 30 days).
+	FamilyLifetime time.Duration
+	// RefreshGrace lets a client retry a refresh whose response it lost
+	// (0: off): within it, the token just rotated gets the same new pair.
+	RefreshGrace time.Duration
+
 	grants map[string]grant
 }
 
-// grant fills in one grant type's part of a token request.
-type grant func(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, *protocol.Error)
+// grant fills in one grant type's part of a token request: what to mint,
+// and, for grants that keep state, what to do once it is minted.
+type grant func(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, finisher, *protocol.Error)
+
+// finisher stores what a grant must once its access token is minted, and
+// completes (or replaces) the response.
+type finisher func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error
 
 // NewIssuedCounter registers the token issuance counter.
 func NewIssuedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
@@ -53,6 +71,14 @@ func NewIssuedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 func (s *Server) Mount(mux *http.ServeMux) {
 	s.grants = map[string]grant{
 		"client_credentials": s.clientCredentials,
+	}
+	if s.Users != nil {
+		s.grants["authorization_code"] = s.authorizationCode
+		s.grants["refresh_token"] = s.refreshToken
+		if s.FamilyLifetime == 0 {
+			s.FamilyLifetime = 30 * 24 * time.Hour
+		}
+		s.mountAuthorize(mux)
 	}
 	mux.HandleFunc("POST /oauth2/token", s.token)
 	mux.HandleFunc("POST /oauth2/introspect", s.introspect)
@@ -100,7 +126,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint":                s.Issuer + "/oauth2/introspect",
 		"revocation_endpoint":                   s.Issuer + "/oauth2/revoke",
 		"grant_types_supported":                 grants,
-		"response_types_supported":              []string{}, // no authorization endpoint yet
+		"response_types_supported":              []string{},
 		"token_endpoint_auth_methods_supported": auth,
 		"introspection_endpoint_auth_methods_supported": auth,
 		"revocation_endpoint_auth_methods_supported":    auth,
@@ -108,6 +134,15 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		// signing algorithms from id_token_signing_alg_values_supported.
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": algs,
+	}
+	if s.Users != nil {
+		doc["authorization_endpoint"] = s.Issuer + "/oauth2/authorize"
+		doc["userinfo_endpoint"] = s.Issuer + "/oauth2/userinfo"
+		doc["response_types_supported"] = []string{"code"}
+		doc["code_challenge_methods_supported"] = []string{"S256"}
+		doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
+		doc["scopes_supported"] = oidcScopes
+		doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "email", "name", "tenant"}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")

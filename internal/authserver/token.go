@@ -16,10 +16,12 @@ import (
 )
 
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
 }
 
 // token is POST /oauth2/token (RFC 6749 §3.2).
@@ -54,11 +56,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	// RFC 6749 §5.2 unauthorized_client: "The authenticated client is not
 	// authorized to use this authorization grant type."
-	if !slices.Contains(c.Client.Grants, gt) {
+	// A refresh token comes with the authorization_code grant.
+	if !slices.Contains(c.Client.Grants, gt) && !(gt == "refresh_token" && slices.Contains(c.Client.Grants, "authorization_code")) {
 		fail(protocol.ErrUnauthorizedClient.WithDescription("this client may not use grant_type " + gt))
 		return
 	}
-	req, perr := g(r.Context(), c, p)
+	req, finish, perr := g(r.Context(), c, p)
 	if perr != nil {
 		fail(perr)
 		return
@@ -80,11 +83,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		fail(protocol.AsError(err, s.Log))
 		return
 	}
+	resp := tokenResponse{AccessToken: minted.Token, TokenType: "Bearer", ExpiresIn: int64(req.TTL.Seconds()), Scope: req.Scope}
+	if finish != nil {
+		if perr := finish(r.Context(), minted, &resp); perr != nil {
+			fail(perr)
+			return
+		}
+	}
 	s.Clients.RecordIssued(c.Client.ID, s.Now())
 	s.Issued.WithLabelValues(grantType, "issued").Inc()
-	protocol.WriteJSON(w, http.StatusOK, tokenResponse{
-		AccessToken: minted.Token, TokenType: "Bearer", ExpiresIn: int64(req.TTL.Seconds()), Scope: req.Scope,
-	})
+	protocol.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) supportedGrants() []string {

@@ -16,7 +16,7 @@ import (
 )
 
 // Grants a client may be given today.
-var SupportedGrants = []string{"client_credentials"}
+var SupportedGrants = []string{"client_credentials", "authorization_code"}
 
 // Limits on client settings.
 const (
@@ -177,6 +177,13 @@ func (s *Service) Create(ctx context.Context, c *store.Client, ev store.Event) (
 	if err := Validate(c); err != nil {
 		return "", err
 	}
+	t, err := s.Store.GetTenantByID(ctx, c.TenantID)
+	if err != nil {
+		return "", err
+	}
+	if err := s.checkRedirects(c, t); err != nil {
+		return "", err
+	}
 	plain, sec := newSecret(now, nil)
 	c.Secrets = []store.ClientSecret{sec}
 	c.CreatedAt, c.UpdatedAt = now, now
@@ -190,7 +197,41 @@ func (s *Service) Create(ctx context.Context, c *store.Client, ev store.Event) (
 
 // Update applies a patch in one store transaction.
 func (s *Service) Update(ctx context.Context, id string, p *Patch, ev store.Event) (*store.Client, error) {
-	return s.update(ctx, id, p.Apply, ev)
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrUnknown) {
+			return nil, store.ErrNotFound
+		}
+		return nil, err
+	}
+	return s.update(ctx, id, func(c *store.Client) error {
+		if err := p.Apply(c); err != nil {
+			return err
+		}
+		return s.checkRedirects(c, cur.Tenant)
+	}, ev)
+}
+
+// checkRedirects applies the tenant's redirect URI policy and asks for one
+// when the client may use the authorization code flow. An http:// URI is
+// logged: it is the weaker choice a tenant opted into.
+func (s *Service) checkRedirects(c *store.Client, t *store.Tenant) error {
+	var bad []string
+	policy := RedirectPolicy{AllowHTTP: t.Settings.AllowHTTPRedirects, AllowLocal: t.Settings.AllowLocalRedirects}
+	for _, u := range c.RedirectURIs {
+		if err := CheckRedirectURI(u, policy); err != nil {
+			bad = append(bad, err.Error())
+		} else if strings.HasPrefix(u, "http:") && s.Log != nil {
+			s.Log.Warn("client registered an http redirect URI", "tenant", t.Name, "client", c.ID, "redirect_uri", u)
+		}
+	}
+	if slices.Contains(c.Grants, "authorization_code") && len(c.RedirectURIs) == 0 {
+		bad = append(bad, "the authorization_code grant needs at least one redirect URI")
+	}
+	if len(bad) > 0 {
+		return &InvalidError{Problems: bad}
+	}
+	return nil
 }
 
 // update runs mutate in one store transaction, stamps the change with the

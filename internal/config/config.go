@@ -47,22 +47,27 @@ type Config struct {
 	Redis           string
 	RedisFailClosed bool
 	DenyListRefresh time.Duration
+	// RefreshGrace lets a client retry a refresh whose response it lost;
+	// RefreshFamilyLifetime is how long one authorization lasts.
+	RefreshGrace          time.Duration
+	RefreshFamilyLifetime time.Duration
 }
 
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		AdminAddr:       "127.0.0.1:8081",
-		DataDir:         "gatehouse-data",
-		SigningAlg:      "ES256",
-		AccessTokenTTL:  time.Hour,
-		ClientCacheTTL:  time.Second,
-		UsageFlush:      5 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownGrace:   20 * time.Second,
-		DenyListRefresh: 500 * time.Millisecond,
+		Addr:                  "127.0.0.1:8080",
+		AdminAddr:             "127.0.0.1:8081",
+		DataDir:               "gatehouse-data",
+		SigningAlg:            "ES256",
+		AccessTokenTTL:        time.Hour,
+		ClientCacheTTL:        time.Second,
+		UsageFlush:            5 * time.Second,
+		LogLevel:              "info",
+		LogFormat:             "text",
+		ShutdownGrace:         20 * time.Second,
+		DenyListRefresh:       500 * time.Millisecond,
+		RefreshFamilyLifetime: 30 * 24 * time.Hour,
 	}
 }
 
@@ -91,6 +96,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Routes, "routes", c.Routes, "gateway routes file (YAML or JSON, see docs/gateway.md); reloaded on SIGHUP")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "redis:// URL shared by all replicas for rate limits (default: per-replica limits)")
 	fs.BoolVar(&c.RedisFailClosed, "redis-fail-closed", c.RedisFailClosed, "answer 503 while Redis is unreachable instead of falling back to per-replica limits")
+	fs.DurationVar(&c.RefreshGrace, "refresh-grace", c.RefreshGrace, "window in which a client may retry a refresh whose response it lost and get the same pair (0: off; any reuse revokes the session)")
+	fs.DurationVar(&c.RefreshFamilyLifetime, "refresh-family-lifetime", c.RefreshFamilyLifetime, "absolute lifetime of a user authorization; past it refresh fails and the user authorizes again")
 	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica loads new token revocations, and how long it trusts a cached opaque-token lookup: the bound on how late another replica's revocation is honoured")
 }
 
@@ -180,6 +187,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DenyListRefresh < 100*time.Millisecond || c.DenyListRefresh > time.Minute {
 		bad("--deny-list-refresh %s: want between 100ms and 1m", c.DenyListRefresh)
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
+		bad("--refresh-grace %s: want between 0 and 1m", c.RefreshGrace)
+	}
+	if c.RefreshFamilyLifetime < time.Hour || c.RefreshFamilyLifetime > 365*24*time.Hour {
+		bad("--refresh-family-lifetime %s: want between 1h and 8760h", c.RefreshFamilyLifetime)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

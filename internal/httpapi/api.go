@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
 
@@ -38,6 +39,7 @@ type API struct {
 	Tenants *tenants.Service
 	Clients *clients.Service
 	Keys    *keys.Manager
+	Users   *users.Service
 	// BootstrapToken, when set, is the digest of the admin token given by
 	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
 	BootstrapToken *secret.Digest
@@ -74,6 +76,23 @@ var Routes = []Route{
 	{"GET", "/admin/v1/keys", (*API).listKeys},
 	{"POST", "/admin/v1/keys/rotate", (*API).rotateKey},
 	{"POST", "/admin/v1/links", (*API).signLink},
+	{"GET", "/admin/v1/tenants/{tenant}/users", (*API).listUsers},
+	{"POST", "/admin/v1/tenants/{tenant}/users", (*API).createUser},
+	{"POST", "/admin/v1/tenants/{tenant}/users/api-access", (*API).setAPIAccess},
+	{"GET", "/admin/v1/tenants/{tenant}/users/{user}", (*API).getUser},
+	{"PATCH", "/admin/v1/tenants/{tenant}/users/{user}", (*API).updateUser},
+	{"DELETE", "/admin/v1/tenants/{tenant}/users/{user}", (*API).deleteUser},
+	{"GET", "/admin/v1/tenants/{tenant}/groups", (*API).listGroups},
+	{"POST", "/admin/v1/tenants/{tenant}/groups", (*API).createGroup},
+	{"GET", "/admin/v1/tenants/{tenant}/groups/{group}", (*API).getGroup},
+	{"PATCH", "/admin/v1/tenants/{tenant}/groups/{group}", (*API).updateGroup},
+	{"DELETE", "/admin/v1/tenants/{tenant}/groups/{group}", (*API).deleteGroup},
+	{"GET", "/admin/v1/tenants/{tenant}/groups/{group}/members", (*API).listMembers},
+	{"PUT", "/admin/v1/tenants/{tenant}/groups/{group}/members/{user}", (*API).addMember},
+	{"DELETE", "/admin/v1/tenants/{tenant}/groups/{group}/members/{user}", (*API).removeMember},
+	{"GET", "/admin/v1/tenants/{tenant}/roles", (*API).listRoles},
+	{"POST", "/admin/v1/tenants/{tenant}/roles", (*API).createRole},
+	{"DELETE", "/admin/v1/tenants/{tenant}/roles/{role}", (*API).deleteRole},
 }
 
 // Mount registers the admin routes and the OpenAPI document on mux.
@@ -164,6 +183,8 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 	var pe *protocol.Error
 	var ci *clients.InvalidError
 	var ti *tenants.InvalidError
+	var ui *users.InvalidError
+	var nf *store.NotFoundError
 	switch {
 	case errors.As(err, &pe):
 		if pe.Challenge != "" {
@@ -174,6 +195,16 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid client", Problems: ci.Problems})
 	case errors.As(err, &ti):
 		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid tenant", Problems: ti.Problems})
+	case errors.As(err, &ui):
+		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid " + ui.Kind, Problems: ui.Problems})
+	case errors.As(err, &nf):
+		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such " + nf.Kind + ": " + nf.ID})
+	case errors.Is(err, users.ErrLastSuper):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the tenant's last super user cannot lose the role or be deleted: give another user super first"})
+	case errors.Is(err, users.ErrRoleInUse):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the role is assigned to users: take it from them first"})
+	case errors.Is(err, users.ErrEmailTaken):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "a user with that email exists in the tenant (emails ignore case)"})
 	case errors.Is(err, store.ErrNotFound):
 		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such object"})
 	case errors.Is(err, clients.ErrTooManySecrets):

@@ -35,8 +35,30 @@ schemas={
    "ttl":{"type":"integer","minimum":1,"maximum":3600,"description":"lifetime in seconds, at most one hour"}}},
  "Link":{"type":"object","required":["url","expires_at"],"properties":{"url":{"type":"string","description":"absolute URL; a GET needs no bearer token until expires_at"},"expires_at":T}},
 }
+B={"type":"boolean"}
+schemas.update({
+ "User":{"type":"object","required":["id","tenant","email","name","roles","api_enabled","api_access","has_password","groups","created_at","updated_at","last_login_at"],
+   "description":"A person who signs in to a tenant. The password never appears in any response.",
+   "properties":{"id":S,"tenant":S,"email":{**S,"description":"login name; unique in the tenant ignoring case"},"name":S,
+     "roles":{**arr(S),"description":"preset or tenant role names; see GET .../roles"},"api_enabled":B,
+     "api_access":{**B,"description":"the API-access rule's outcome: super, or api_enabled on the user or on any group they belong to"},
+     "has_password":{**B,"description":"false: the user cannot log in"},"groups":{**arr(S),"description":"ids of the groups the user belongs to"},
+     "created_at":T,"updated_at":T,"last_login_at":nullable(T)}},
+ "UserInput":{"type":"object","additionalProperties":False,"properties":{
+   "email":{**S,"maxLength":254,"description":"required on create; a bare address"},"name":{**S,"maxLength":200},
+   "password":{**S,"description":"12 characters to 1024 bytes, stored as an argon2id hash; \"\" removes it (the user can no longer log in)"},
+   "roles":{**arr(S),"description":"replaces the user's roles; each a preset or a tenant role"},"api_enabled":B}},
+ "APIAccessInput":{"type":"object","additionalProperties":False,"required":["user_ids","enabled"],"properties":{
+   "user_ids":{**arr(S),"minItems":1,"maxItems":1000},"enabled":B}},
+ "Group":{"type":"object","required":["id","tenant","name","api_enabled","created_at","updated_at"],"properties":{"id":S,"tenant":S,"name":S,
+   "api_enabled":{**B,"description":"gives every member API access"},"created_at":T,"updated_at":T}},
+ "GroupInput":{"type":"object","additionalProperties":False,"properties":{"name":{**S,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$","description":"required on create; unique in the tenant"},"api_enabled":B}},
+ "Role":{"type":"object","required":["name","scopes","preset"],"properties":{"name":S,"scopes":arr(S),"preset":{**B,"description":"true for the built-in roles, which cannot be changed or deleted"}}},
+ "RoleInput":{"type":"object","additionalProperties":False,"required":["name","scopes"],"properties":{
+   "name":{**S,"pattern":"^[a-z][a-z0-9_.-]{0,62}$","description":"not a preset's name"},"scopes":{**arr(S),"minItems":1,"maxItems":100}}},
+})
 def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
-for n in ["Tenant","Client","Event","Key"]: schemas[n+"List"]=listof(n)
+for n in ["Tenant","Client","Event","Key","User","Group","Role"]: schemas[n+"List"]=listof(n)
 def resp(desc, schema=None):
     r={"description":desc}
     if schema: r["content"]={"application/json":{"schema":schema}}
@@ -46,6 +68,7 @@ common={"401":err("missing or invalid admin token"),"500":err("internal error")}
 def body(n): return {"required":True,"content":{"application/json":{"schema":ref(n)}}}
 def p(name, where="path", desc="", schema=S):
     return {"name":name,"in":where,"required":where=="path","description":desc,"schema":schema}
+user=p("user",desc="user id"); group=p("group",desc="group id"); role=p("role",desc="tenant role name")
 tenant=p("tenant",desc="tenant name (case-sensitive)"); client=p("client",desc="client id"); sec=p("secret",desc="secret id"); other=p("other",desc="name of the other tenant")
 pageq=[p("after","query","cursor: the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
 auditq=[p("since","query","RFC 3339 time, inclusive",T),p("until","query","RFC 3339 time, exclusive",T),p("action","query","exact action, or a prefix ending in '.' (e.g. client.)"),p("cursor","query","the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
@@ -99,8 +122,48 @@ paths={
    "post":op("Sign a file link: a GET of a gateway path that needs no bearer token for up to an hour (HMAC under a key derived from the current signing key)","signLink",None,{"required":True,"content":{"application/json":{"schema":ref("LinkInput")}}},
      {"201":resp("the signed link",ref("Link")),**bad})},
 }
+unf={"404":err("no such tenant or user")}; gnf={"404":err("no such tenant, group or user")}
+last={"409":err("the tenant's last super user cannot lose the role or be deleted")}
+paths.update({
+ "/admin/v1/tenants/{tenant}/users":{
+   "parameters":[tenant],
+   "get":op("List a tenant's users by id","listUsers",pageq+[p("q","query","keep users whose email or name starts with this (ignoring case)")],None,{"200":resp("a page of users",ref("UserList")),"400":err("bad paging or search parameters"),**nf}),
+   "post":op("Create a user","createUser",None,body("UserInput"),{"201":resp("created",ref("User")),**bad,**nf,"409":err("a user with that email exists in the tenant (ignoring case)")})},
+ "/admin/v1/tenants/{tenant}/users/api-access":{
+   "parameters":[tenant],
+   "post":op("Turn api_enabled on or off for several users: all of them, or none when one id is unknown","setAPIAccess",None,body("APIAccessInput"),
+     {"204":resp("changed"),**bad,"404":err("no such tenant, or an unknown user id (named; nothing changed)")})},
+ "/admin/v1/tenants/{tenant}/users/{user}":{
+   "parameters":[tenant,user],
+   "get":op("Get a user","getUser",None,None,{"200":resp("the user",ref("User")),**unf}),
+   "patch":op("Change a user","updateUser",None,body("UserInput"),{"200":resp("the changed user",ref("User")),**bad,**unf,"409":err("email taken, or the tenant's last super user would lose the role")}),
+   "delete":op("Delete a user","deleteUser",None,None,{"204":resp("deleted"),**unf,**last})},
+ "/admin/v1/tenants/{tenant}/groups":{
+   "parameters":[tenant],
+   "get":op("List a tenant's groups by id","listGroups",pageq,None,{"200":resp("a page of groups",ref("GroupList")),"400":err("bad paging parameters"),**nf}),
+   "post":op("Create a group","createGroup",None,body("GroupInput"),{"201":resp("created",ref("Group")),**bad,**nf,"409":err("name taken in the tenant")})},
+ "/admin/v1/tenants/{tenant}/groups/{group}":{
+   "parameters":[tenant,group],
+   "get":op("Get a group","getGroup",None,None,{"200":resp("the group",ref("Group")),**gnf}),
+   "patch":op("Change a group's name or api_enabled","updateGroup",None,body("GroupInput"),{"200":resp("the changed group",ref("Group")),**bad,**gnf,"409":err("name taken in the tenant")}),
+   "delete":op("Delete a group; its members stay in the tenant","deleteGroup",None,None,{"204":resp("deleted"),**gnf})},
+ "/admin/v1/tenants/{tenant}/groups/{group}/members":{
+   "parameters":[tenant,group],
+   "get":op("List a group's members by id","listGroupMembers",pageq,None,{"200":resp("a page of users",ref("UserList")),"400":err("bad paging parameters"),**gnf})},
+ "/admin/v1/tenants/{tenant}/groups/{group}/members/{user}":{
+   "parameters":[tenant,group,user],
+   "put":op("Put a user in a group (idempotent)","addGroupMember",None,None,{"204":resp("a member"),**gnf}),
+   "delete":op("Take a user out of a group","removeGroupMember",None,None,{"204":resp("removed"),"404":err("no such tenant, group or user, or not a member")})},
+ "/admin/v1/tenants/{tenant}/roles":{
+   "parameters":[tenant],
+   "get":op("The roles the tenant can assign: the presets, then its own","listRoles",None,None,{"200":resp("every role",ref("RoleList")),**nf}),
+   "post":op("Define a tenant role","createRole",None,body("RoleInput"),{"201":resp("created",ref("Role")),**bad,**nf,"409":err("name taken in the tenant")})},
+ "/admin/v1/tenants/{tenant}/roles/{role}":{
+   "parameters":[tenant,role],
+   "delete":op("Delete a tenant role no user holds","deleteRole",None,None,{"204":resp("deleted"),"404":err("no such tenant or tenant role (presets cannot be deleted)"),"409":err("users hold the role")})},
+})
 doc={"openapi":"3.1.0",
- "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them."},
+ "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them. User passwords appear in none."},
  "servers":[{"url":"http://127.0.0.1:8081"}],
  "security":[{"adminToken":[]}],
  "paths":paths,

@@ -81,6 +81,8 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"Quota", admin.Quota{}}, {"RateLimits", admin.RateLimits{}}, {"RateLimits", admin.RateLimitsInput{}},
 		{"SecretInfo", admin.SecretInfo{}}, {"RotateInput", admin.RotateInput{}}, {"RotateOutput", admin.RotateOutput{}},
 		{"Event", admin.Event{}}, {"Key", admin.Key{}}, {"RotateKeyInput", admin.RotateKeyInput{}}, {"LinkInput", admin.LinkInput{}}, {"Link", admin.Link{}}, {"Error", admin.Error{}},
+		{"User", admin.User{}}, {"UserInput", admin.UserInput{}}, {"APIAccessInput", admin.APIAccessInput{}},
+		{"Group", admin.Group{}}, {"GroupInput", admin.GroupInput{}}, {"Role", admin.Role{}}, {"RoleInput", admin.RoleInput{}},
 	} {
 		name, v := c.name, c.v
 		schema, ok := d.Components.Schemas[name]

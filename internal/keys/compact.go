@@ -21,9 +21,10 @@ import (
 // much as the ES256 signature. Verification stays with go-jose (and is tested
 // against it and coreos/go-oidc for every algorithm).
 type compactSigner struct {
-	alg    jose.SignatureAlgorithm
-	key    crypto.Signer
-	header []byte // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
+	alg      jose.SignatureAlgorithm
+	key      crypto.Signer
+	header   []byte // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
+	idHeader []byte // the same with "typ":"JWT", for OIDC ID tokens
 }
 
 func newCompactSigner(alg jose.SignatureAlgorithm, kid string, key crypto.Signer) (*compactSigner, error) {
@@ -32,22 +33,32 @@ func newCompactSigner(alg jose.SignatureAlgorithm, kid string, key crypto.Signer
 	default:
 		return nil, fmt.Errorf("keys: cannot sign with %s", alg)
 	}
-	h, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"` // RFC 9068 §2.1
-	}{string(alg), kid, "at+jwt"})
+	header := func(typ string) ([]byte, error) {
+		h, err := json.Marshal(struct {
+			Alg string `json:"alg"`
+			Kid string `json:"kid"`
+			Typ string `json:"typ"` // RFC 9068 §2.1 for access tokens
+		}{string(alg), kid, typ})
+		return base64.RawURLEncoding.AppendEncode(nil, h), err
+	}
+	at, err := header("at+jwt")
 	if err != nil {
 		return nil, err
 	}
-	return &compactSigner{alg: alg, key: key, header: base64.RawURLEncoding.AppendEncode(nil, h)}, nil
+	id, err := header("JWT")
+	if err != nil {
+		return nil, err
+	}
+	return &compactSigner{alg: alg, key: key, header: at, idHeader: id}, nil
 }
 
 // sign returns header.payload.signature.
-func (c *compactSigner) sign(payload []byte) (string, error) {
+func (c *compactSigner) sign(payload []byte) (string, error) { return c.signWith(c.header, payload) }
+
+func (c *compactSigner) signWith(header, payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(c.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
-	buf = append(buf, c.header...)
+	buf := make([]byte, 0, len(header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
 	sig, err := c.signature(buf)

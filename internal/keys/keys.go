@@ -50,6 +50,15 @@ type Key struct {
 	mac     []byte         // HMAC key derived from the private key
 }
 
+// SignIDToken signs payload (JSON claims) as an OIDC ID token (typ JWT),
+// so that an ID token can never pass for an access token.
+func (k *Key) SignIDToken(payload []byte) (string, error) {
+	if k.signer == nil {
+		return "", errors.New("keys: key " + k.ID + " is retired")
+	}
+	return k.signer.signWith(k.signer.idHeader, payload)
+}
+
 // MAC returns HMAC-SHA256 of msg under a key derived from this signing key
 // with HKDF, so that short-lived server-signed values (signed file links)
 // rotate with the signing keys without the private key serving two uses.

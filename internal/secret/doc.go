@@ -4,5 +4,7 @@
 //
 // Secrets are 256-bit random values; only their SHA-256 digest is stored.
 // They are high-entropy, so a slow hash buys nothing and would cost the token
-// endpoint its speed (DESIGN.md, "Decisions already taken").
+// endpoint its speed (DESIGN.md, "Decisions already taken"). Passwords are
+// the exception: people choose them, so they are hashed with argon2id
+// (RFC 9106) in PHC form, the parameters stored with each hash.
 package secret

@@ -19,6 +19,10 @@ type TenantSettings struct {
 	// RateLimits override the server's gateway budgets for the tenant's
 	// credentials.
 	RateLimits RateLimits `json:"rate_limits,omitzero"`
+	// AllowHTTPRedirects permits http:// redirect URIs; AllowLocalRedirects
+	// localhost, loopback and private addresses (development).
+	AllowHTTPRedirects  bool `json:"allow_http_redirects,omitempty"`
+	AllowLocalRedirects bool `json:"allow_local_redirects,omitempty"`
 }
 
 // RateLimits are a credential's gateway budgets, one for reads (GET, HEAD,
@@ -117,6 +121,40 @@ type AdminCredential struct {
 	CreatedAt time.Time
 }
 
+// User is a person who signs in to a tenant with an email and password.
+type User struct {
+	ID       string
+	TenantID string
+	Email    string // as given; unique per tenant ignoring case
+	Name     string
+	// PasswordHash is an argon2id PHC string with its parameters; empty:
+	// the user cannot log in.
+	PasswordHash string
+	Roles        []string // preset or tenant role names
+	APIEnabled   bool
+	Groups       []string // ids of the groups the user belongs to; filled on Get
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  time.Time
+}
+
+// Group is a named set of a tenant's users.
+type Group struct {
+	ID         string
+	TenantID   string
+	Name       string // unique per tenant
+	APIEnabled bool   // grants API access to every member
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Role is a tenant-defined role: a name for a set of scopes.
+type Role struct {
+	TenantID string
+	Name     string
+	Scopes   []string
+}
+
 // Event is one activity-log record.
 type Event struct {
 	ID        int64
@@ -129,4 +167,51 @@ type Event struct {
 	UserAgent string
 	Outcome   string // "success" or "failure"
 	Detail    map[string]any
+}
+
+// AuthCode is an issued authorization code (RFC 6749 §4.1.2), kept by the
+// SHA-256 of its value.
+type AuthCode struct {
+	Digest      string
+	ClientID    string
+	TenantID    string
+	UserID      string
+	RedirectURI string
+	Scope       string
+	Nonce       string
+	Challenge   string // PKCE S256 code_challenge
+	AuthTime    time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time // zero until redeemed
+	FamilyID    string    // the refresh family its redemption started
+}
+
+// RefreshFamily is the chain of refresh tokens one authorization starts.
+// Each rotation bumps Generation; a token is current only while the
+// generation it was issued at is the family's.
+type RefreshFamily struct {
+	ID         string
+	ClientID   string
+	TenantID   string
+	UserID     string
+	Scope      string
+	Nonce      string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // absolute: past it, the user authorizes again
+	Generation int64
+	RotatedAt  time.Time // when Generation last moved
+	// Replay is the last rotation's response, sealed, kept for the grace
+	// window so that a client retrying a lost response gets the same pair.
+	Replay    []byte
+	RevokedAt time.Time
+	// AccessTokens are the family's access tokens that may still be live,
+	// denied with it when it is revoked.
+	AccessTokens []IssuedToken
+}
+
+// IssuedToken is an access token's id and expiry.
+type IssuedToken struct {
+	JTI       string    `json:"jti"`
+	ExpiresAt time.Time `json:"exp"`
 }

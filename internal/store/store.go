@@ -12,7 +12,24 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	ErrReused   = errors.New("store: already used")
 	ErrLimit    = errors.New("store: limit reached")
+	// ErrLastSuper refuses a change that would leave a tenant with users
+	// but none holding RoleSuper.
+	ErrLastSuper = errors.New("store: the tenant's last super user")
 )
+
+// RoleSuper is the role a tenant must keep at least one holder of; the
+// store enforces it in the transaction of every change that could remove
+// the last one.
+const RoleSuper = "super"
+
+// NotFoundError names the object that is missing; errors.Is(err,
+// ErrNotFound) holds for it.
+type NotFoundError struct{ Kind, ID string }
+
+func (e *NotFoundError) Error() string { return "store: no such " + e.Kind + ": " + e.ID }
+
+// Is makes a NotFoundError an ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Store is everything Gatehouse persists.
 type Store interface {
@@ -20,8 +37,10 @@ type Store interface {
 	Clients
 	Keys
 	Tokens
+	OAuth
 	Audit
 	Admins
+	Users
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -97,6 +116,61 @@ type Admins interface {
 	CountAdminCredentials(ctx context.Context) (int, error)
 }
 
+// Users persists a tenant's users, groups and tenant-defined roles. Every
+// mutation writes its event in the same transaction.
+type Users interface {
+	// CreateUser stores u; ErrConflict when its email (case-insensitive)
+	// is taken in the tenant.
+	CreateUser(ctx context.Context, u *User, ev Event) error
+	// GetUser returns a user with Groups filled in.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByEmail finds a user of the tenant by email, ignoring case.
+	GetUserByEmail(ctx context.Context, tenantID, email string) (*User, error)
+	ListUsers(ctx context.Context, tenantID string, q UserQuery) ([]User, error)
+	// UpdateUser reads the user, applies mutate and writes it back in one
+	// transaction (id, tenant and created_at cannot change). Removing
+	// RoleSuper from the tenant's last holder is ErrLastSuper.
+	UpdateUser(ctx context.Context, id string, mutate func(*User) error, ev Event) (*User, error)
+	// DeleteUser removes a user; ErrLastSuper for the tenant's last super.
+	DeleteUser(ctx context.Context, id string, ev Event) error
+	// SetUsersAPIEnabled sets api_enabled on every listed user of the
+	// tenant, all or none: an unknown id is a *NotFoundError naming it. ev
+	// is written once per user, with the user as Target.
+	SetUsersAPIEnabled(ctx context.Context, tenantID string, ids []string, enabled bool, ev Event) error
+	// RecordLogin sets a user's last_login_at (no event: the caller logs
+	// the login with what it knows of the request).
+	RecordLogin(ctx context.Context, id string, at time.Time) error
+
+	CreateGroup(ctx context.Context, g *Group, ev Event) error
+	GetGroup(ctx context.Context, id string) (*Group, error)
+	ListGroups(ctx context.Context, tenantID string, page Page) ([]Group, error)
+	UpdateGroup(ctx context.Context, id string, mutate func(*Group) error, ev Event) (*Group, error)
+	DeleteGroup(ctx context.Context, id string, ev Event) error
+	// AddGroupMember is idempotent; both must belong to the same tenant
+	// (ErrNotFound otherwise).
+	AddGroupMember(ctx context.Context, groupID, userID string, ev Event) error
+	// RemoveGroupMember is ErrNotFound when the user is not a member.
+	RemoveGroupMember(ctx context.Context, groupID, userID string, ev Event) error
+	ListGroupMembers(ctx context.Context, groupID string, page Page) ([]User, error)
+	// ListUserGroups returns the groups a user belongs to, by id.
+	ListUserGroups(ctx context.Context, userID string) ([]Group, error)
+
+	// CreateRole stores a tenant-defined role; ErrConflict when the name
+	// is taken in the tenant.
+	CreateRole(ctx context.Context, r *Role, ev Event) error
+	ListRoles(ctx context.Context, tenantID string) ([]Role, error)
+	// DeleteRole removes a tenant role; ErrConflict while a user holds it.
+	DeleteRole(ctx context.Context, tenantID, name string, ev Event) error
+}
+
+// UserQuery selects users of a tenant ordered by id.
+type UserQuery struct {
+	Page
+	// Prefix, when set, keeps users whose lower-cased email or name starts
+	// with it (pass it lower-cased).
+	Prefix string
+}
+
 // Page selects a slice of a listing ordered by ID: items after After.
 type Page struct {
 	After string
@@ -111,4 +185,41 @@ type EventQuery struct {
 	Action   string    // exact, or a prefix ending in "." (e.g. "client.")
 	Before   int64     // cursor: only events with ID < Before; 0 means newest
 	Limit    int
+}
+
+// OAuth persists authorization codes and refresh-token families.
+type OAuth interface {
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// GetAuthCode returns a code by digest, used or not.
+	GetAuthCode(ctx context.Context, digest string) (*AuthCode, error)
+	// RedeemAuthCode marks the code used and creates fam with its first
+	// refresh token (tokenDigest at fam.Generation), with ev, in one
+	// transaction. A code redeemed before gets ErrReused, and the
+	// family its first redemption started is revoked (its live access
+	// tokens denied) with reuseEv, committed (RFC 6749 §4.1.2).
+	RedeemAuthCode(ctx context.Context, digest string, now time.Time, fam *RefreshFamily, tokenDigest string, ev, reuseEv Event) error
+	// GetFamilyByToken returns the family holding a refresh token and the
+	// generation the token was issued at (a read; decide with
+	// UpdateFamilyByToken).
+	GetFamilyByToken(ctx context.Context, digest string) (*RefreshFamily, int64, error)
+	// UpdateFamilyByToken runs fn on the family holding the refresh token
+	// digest, passing the generation the token was issued at, in one
+	// transaction that holds the family's row: concurrent calls see each
+	// other's changes. fn changes the family and returns the digest of a
+	// new refresh token to record at the new f.Generation ("" for none) and
+	// an event to write (nil for none); an error rolls everything back.
+	// A family fn revokes has its live access tokens denied.
+	UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *RefreshFamily, issuedAt int64) (newToken string, ev *Event, err error)) (*RefreshFamily, error)
+	// RevokeFamilies revokes every live family matching the filter (at
+	// least one field set), denying their access tokens; it returns how
+	// many it revoked.
+	RevokeFamilies(ctx context.Context, f FamilyFilter, now time.Time, ev Event) (int, error)
+}
+
+// FamilyFilter picks refresh families: every set field must match.
+type FamilyFilter struct {
+	ID       string
+	ClientID string
+	TenantID string
+	UserID   string
 }

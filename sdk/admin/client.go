@@ -215,6 +215,116 @@ func (c *API) SignLink(ctx context.Context, path, subject string, ttl time.Durat
 	return &out, c.do(ctx, "POST", "/admin/v1/links", in, &out)
 }
 
+func userPath(tenant, id string) string { return tenantPath(tenant) + "/users/" + url.PathEscape(id) }
+
+func groupPath(tenant, id string) string { return tenantPath(tenant) + "/groups/" + url.PathEscape(id) }
+
+// ListUsers returns one page of a tenant's users, by id; q, when set,
+// keeps those whose email or name starts with it (ignoring case).
+func (c *API) ListUsers(ctx context.Context, tenant, q, after string, limit int) (*List[User], error) {
+	path := tenantPath(tenant) + "/users" + pageQuery(after, limit)
+	if q != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "q=" + url.QueryEscape(q)
+	}
+	var out List[User]
+	return &out, c.do(ctx, "GET", path, nil, &out)
+}
+
+// CreateUser creates a user.
+func (c *API) CreateUser(ctx context.Context, tenant string, in UserInput) (*User, error) {
+	var out User
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/users", in, &out)
+}
+
+// GetUser returns a user.
+func (c *API) GetUser(ctx context.Context, tenant, id string) (*User, error) {
+	var out User
+	return &out, c.do(ctx, "GET", userPath(tenant, id), nil, &out)
+}
+
+// UpdateUser changes a user.
+func (c *API) UpdateUser(ctx context.Context, tenant, id string, in UserInput) (*User, error) {
+	var out User
+	return &out, c.do(ctx, "PATCH", userPath(tenant, id), in, &out)
+}
+
+// DeleteUser deletes a user.
+func (c *API) DeleteUser(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, "DELETE", userPath(tenant, id), nil, nil)
+}
+
+// SetAPIAccess turns api_enabled on or off for every listed user, or for
+// none when one id is unknown.
+func (c *API) SetAPIAccess(ctx context.Context, tenant string, ids []string, enabled bool) error {
+	return c.do(ctx, "POST", tenantPath(tenant)+"/users/api-access", APIAccessInput{UserIDs: ids, Enabled: &enabled}, nil)
+}
+
+// ListGroups returns one page of a tenant's groups, by id.
+func (c *API) ListGroups(ctx context.Context, tenant, after string, limit int) (*List[Group], error) {
+	var out List[Group]
+	return &out, c.do(ctx, "GET", tenantPath(tenant)+"/groups"+pageQuery(after, limit), nil, &out)
+}
+
+// CreateGroup creates a group.
+func (c *API) CreateGroup(ctx context.Context, tenant string, in GroupInput) (*Group, error) {
+	var out Group
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/groups", in, &out)
+}
+
+// GetGroup returns a group.
+func (c *API) GetGroup(ctx context.Context, tenant, id string) (*Group, error) {
+	var out Group
+	return &out, c.do(ctx, "GET", groupPath(tenant, id), nil, &out)
+}
+
+// UpdateGroup changes a group.
+func (c *API) UpdateGroup(ctx context.Context, tenant, id string, in GroupInput) (*Group, error) {
+	var out Group
+	return &out, c.do(ctx, "PATCH", groupPath(tenant, id), in, &out)
+}
+
+// DeleteGroup deletes a group; its members stay, outside it.
+func (c *API) DeleteGroup(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, "DELETE", groupPath(tenant, id), nil, nil)
+}
+
+// ListGroupMembers returns one page of a group's members, by id.
+func (c *API) ListGroupMembers(ctx context.Context, tenant, id, after string, limit int) (*List[User], error) {
+	var out List[User]
+	return &out, c.do(ctx, "GET", groupPath(tenant, id)+"/members"+pageQuery(after, limit), nil, &out)
+}
+
+// AddGroupMember puts a user in a group (idempotent).
+func (c *API) AddGroupMember(ctx context.Context, tenant, group, user string) error {
+	return c.do(ctx, "PUT", groupPath(tenant, group)+"/members/"+url.PathEscape(user), nil, nil)
+}
+
+// RemoveGroupMember takes a user out of a group.
+func (c *API) RemoveGroupMember(ctx context.Context, tenant, group, user string) error {
+	return c.do(ctx, "DELETE", groupPath(tenant, group)+"/members/"+url.PathEscape(user), nil, nil)
+}
+
+// ListRoles returns the roles a tenant can assign: presets, then its own.
+func (c *API) ListRoles(ctx context.Context, tenant string) ([]Role, error) {
+	var out List[Role]
+	return out.Items, c.do(ctx, "GET", tenantPath(tenant)+"/roles", nil, &out)
+}
+
+// CreateRole defines a tenant role.
+func (c *API) CreateRole(ctx context.Context, tenant string, in RoleInput) (*Role, error) {
+	var out Role
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/roles", in, &out)
+}
+
+// DeleteRole removes a tenant role no user holds.
+func (c *API) DeleteRole(ctx context.Context, tenant, name string) error {
+	return c.do(ctx, "DELETE", tenantPath(tenant)+"/roles/"+url.PathEscape(name), nil, nil)
+}
+
 func pageQuery(after string, limit int) string {
 	v := url.Values{}
 	if after != "" {

@@ -154,6 +154,72 @@ type Link struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// User is a person who signs in to a tenant with an email and password.
+// The password itself never appears; HasPassword says whether one is set.
+type User struct {
+	ID         string   `json:"id"`
+	Tenant     string   `json:"tenant"`
+	Email      string   `json:"email"`
+	Name       string   `json:"name"`
+	Roles      []string `json:"roles"`
+	APIEnabled bool     `json:"api_enabled"`
+	// APIAccess is the rule's outcome: super, api_enabled, or a member of
+	// a group with api_enabled.
+	APIAccess   bool       `json:"api_access"`
+	HasPassword bool       `json:"has_password"`
+	Groups      []string   `json:"groups"` // group ids
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+}
+
+// UserInput creates or changes a user; nil fields are left alone. A
+// Password of "" removes the password (the user can no longer log in).
+type UserInput struct {
+	Email      *string   `json:"email,omitempty"`
+	Name       *string   `json:"name,omitempty"`
+	Password   *string   `json:"password,omitempty"`
+	Roles      *[]string `json:"roles,omitempty"`
+	APIEnabled *bool     `json:"api_enabled,omitempty"`
+}
+
+// APIAccessInput turns api_enabled on or off for several users at once:
+// all of them or, when one id is unknown, none.
+type APIAccessInput struct {
+	UserIDs []string `json:"user_ids"`
+	Enabled *bool    `json:"enabled"`
+}
+
+// Group is a named set of a tenant's users; APIEnabled gives every member
+// API access.
+type Group struct {
+	ID         string    `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Name       string    `json:"name"`
+	APIEnabled bool      `json:"api_enabled"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// GroupInput creates or changes a group; nil fields are left alone.
+type GroupInput struct {
+	Name       *string `json:"name,omitempty"`
+	APIEnabled *bool   `json:"api_enabled,omitempty"`
+}
+
+// Role maps a name to scopes: a preset, or one the tenant defined.
+type Role struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+	Preset bool     `json:"preset"`
+}
+
+// RoleInput defines a tenant role.
+type RoleInput struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
 // List is one page of a listing; Next is the cursor of the following page.
 type List[T any] struct {
 	Items []T     `json:"items"`

@@ -33,6 +33,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"AuditSameTransaction", testAuditSameTransaction},
 		{"Admins", testAdmins},
+		{"Users", testUsers},
+		{"UserEmailCaseInsensitive", testUserEmailCaseInsensitive},
+		{"UsersAPIEnabledBulk", testUsersAPIEnabledBulk},
+		{"UsersTenantDeleteCascades", testUsersTenantDeleteCascades},
+		{"Groups", testGroups},
+		{"Roles", testRoles},
+		{"LastSuper", testLastSuper},
+		{"LastSuperConcurrent", testLastSuperConcurrent},
+		{"AuthCodes", testAuthCodes},
+		{"RefreshRotationConcurrent", testRefreshRotationConcurrent},
+		{"RevokeFamilies", testRevokeFamilies},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })

@@ -1,0 +1,348 @@
+package e2e
+
+import (
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+const (
+	appCallback  = "https://app.example/cb"
+	userPassword = "correct horse battery staple"
+)
+
+// flow is one user-delegated integration on a running server.
+type flow struct {
+	s      *apptest.Server
+	client *admin.Client
+	user   *store.User
+	conf   *oauth2.Config
+}
+
+func newFlow(t *testing.T, s *apptest.Server) *flow {
+	t.Helper()
+	c := setup(t, s, "acme", admin.ClientInput{Grants: &[]string{"authorization_code"}, RedirectURIs: &[]string{appCallback},
+		Scopes: &[]string{"openid", "email", "submissions:read", "submissions:write"}})
+	ten, err := s.Admin.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Users.Create(ctx, ten.ID, &users.Patch{Email: ptr("Ada@Acme.example"), Name: ptr("Ada"),
+		Password: ptr(userPassword), Roles: &[]string{"program_member"}, APIEnabled: ptr(true)}, store.Event{Action: "user.create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &flow{s: s, client: c, user: u, conf: &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		RedirectURL: appCallback, Scopes: []string{"openid", "email", "submissions:read", "submissions:write"},
+		Endpoint: oauth2.Endpoint{AuthURL: s.URL + "/oauth2/authorize", TokenURL: s.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}}
+}
+
+// browser is a cookie-keeping HTTP client that stops at redirects.
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// submit posts the page's form with its hidden fields plus extra.
+func submit(t *testing.T, b *http.Client, base string, page []byte, extra url.Values) *http.Response {
+	t.Helper()
+	form := url.Values{}
+	for _, m := range hiddenRe.FindAllSubmatch(page, -1) {
+		form.Add(string(m[1]), html.UnescapeString(string(m[2])))
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	resp, err := b.PostForm(base+"/oauth2/authorize", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func body(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// authorize runs the browser side: the login page, the consent page, and
+// the redirect back; it returns the redirect's query.
+func (f *flow) authorize(t *testing.T, b *http.Client, authURL string, login bool) url.Values {
+	t.Helper()
+	resp, err := b.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := body(t, resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("authorize page: %d %s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("authorize page headers: CSP %q, X-Frame-Options %q", csp, resp.Header.Get("X-Frame-Options"))
+	}
+	if login {
+		if !strings.Contains(string(page), `name="password"`) {
+			t.Fatalf("expected the login page, got %s", page)
+		}
+		resp = submit(t, b, f.s.URL, page, url.Values{"action": {"login"}, "email": {"ada@acme.example"}, "password": {userPassword}})
+		page = body(t, resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("login: %d %s", resp.StatusCode, page)
+		}
+	}
+	if !strings.Contains(string(page), `value="allow"`) {
+		t.Fatalf("expected the consent page, got %s", page)
+	}
+	resp = submit(t, b, f.s.URL, page, url.Values{"action": {"consent"}, "decision": {"allow"}})
+	body(t, resp)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("consent: %d, want 303", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), appCallback+"?") {
+		t.Fatalf("redirect to %q", resp.Header.Get("Location"))
+	}
+	return loc.Query()
+}
+
+func TestAuthorizationCodeFlow(t *testing.T) {
+	apptest.Backends(t, func(t *testing.T, db func(t *testing.T) string) {
+		s := apptest.Start(t, db(t), nil)
+		f := newFlow(t, s)
+		verifier := oauth2.GenerateVerifier()
+		b := browser(t)
+		q := f.authorize(t, b, f.conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", "n-456")), true)
+		if q.Get("state") != "st-123" || q.Get("iss") != s.URL || q.Get("code") == "" {
+			t.Fatalf("redirect query %v", q)
+		}
+
+		// golang.org/x/oauth2 exchanges the code with the PKCE verifier.
+		tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tok.RefreshToken, "gate_rt_") || tok.Extra("scope") != "openid email submissions:read" {
+			t.Errorf("token response: refresh %q scope %v", tok.RefreshToken, tok.Extra("scope"))
+		}
+		// The ID token verifies with coreos/go-oidc against discovery.
+		provider, err := oidc.NewProvider(oidc.ClientContext(ctx, s.HTTP), s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := provider.Verifier(&oidc.Config{ClientID: f.client.ClientID}).Verify(oidc.ClientContext(ctx, s.HTTP), raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idt.Subject != f.user.ID || idt.Nonce != "n-456" {
+			t.Errorf("ID token sub %q nonce %q", idt.Subject, idt.Nonce)
+		}
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			t.Errorf("at_hash: %v", err)
+		}
+		// userinfo with the access token.
+		info, err := provider.UserInfo(oidc.ClientContext(ctx, s.HTTP), oauth2.StaticTokenSource(tok))
+		if err != nil || info.Subject != f.user.ID || info.Email != "Ada@Acme.example" {
+			t.Errorf("userinfo: %+v %v", info, err)
+		}
+		// The access token says who: the user, through the client.
+		if r := introspect(t, s, f.client, tok.AccessToken); r.JSON["sub"] != f.user.ID || r.JSON["auth"] != "authorization_code" {
+			t.Errorf("introspection: %s", r.Body)
+		}
+
+		// A second use of the code fails and revokes what the first issued.
+		if _, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+			t.Errorf("second exchange: %v", err)
+		}
+		if r := introspect(t, s, f.client, tok.AccessToken); r.JSON["active"] != false {
+			t.Errorf("after code reuse the first access token must be revoked: %s", r.Body)
+		}
+		if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 || r.JSON["error"] != "invalid_grant" {
+			t.Errorf("after code reuse the refresh token must be revoked: %d %s", r.Status, r.Body)
+		}
+
+		// A second authorization in the same browser skips the login.
+		verifier = oauth2.GenerateVerifier()
+		q = f.authorize(t, b, f.conf.AuthCodeURL("st-2", oauth2.S256ChallengeOption(verifier)), false)
+		tok, err = f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Rotation: each refresh returns a new pair and retires the old token.
+		r := refresh(t, s, f.client, tok.RefreshToken)
+		if r.Status != 200 || r.JSON["refresh_token"] == tok.RefreshToken {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
+		}
+		next := r.JSON["refresh_token"].(string)
+		// Reusing the rotated token revokes the family: the new one dies too.
+		if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 || !strings.Contains(r.JSON["error_description"].(string), "already used") {
+			t.Errorf("reuse: %d %s", r.Status, r.Body)
+		}
+		if r := refresh(t, s, f.client, next); r.Status != 400 {
+			t.Errorf("after reuse the family's current token must fail too: %d %s", r.Status, r.Body)
+		}
+		events, err := s.Admin.Audit(ctx, "acme", admin.AuditQuery{Action: "oauth.refresh_reuse"})
+		if err != nil || len(events.Items) != 1 {
+			t.Errorf("reuse security events: %+v %v", events, err)
+		}
+	})
+}
+
+// Two refreshes racing with one token: one new pair, one invalid_grant.
+func TestConcurrentRefresh(t *testing.T) {
+	apptest.Backends(t, func(t *testing.T, db func(t *testing.T) string) {
+		s := apptest.Start(t, db(t), nil)
+		f := newFlow(t, s)
+		verifier := oauth2.GenerateVerifier()
+		q := f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+		tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 6
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = refresh(t, s, f.client, tok.RefreshToken).Status
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, st := range statuses {
+			if st == 200 {
+				ok++
+			} else if st != 400 {
+				t.Errorf("status %d", st)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent refreshes with one token succeeded (%v), want exactly 1", ok, n, statuses)
+		}
+	})
+}
+
+func TestAuthorizeRefusals(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	f := newFlow(t, s)
+	chal := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	base := url.Values{"response_type": {"code"}, "client_id": {f.client.ClientID}, "redirect_uri": {appCallback},
+		"state": {"s"}, "code_challenge": {chal}, "code_challenge_method": {"S256"}}
+	with := func(k, v string) string {
+		q := url.Values{}
+		for kk, vv := range base {
+			q[kk] = vv
+		}
+		if v == "" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+		return s.URL + "/oauth2/authorize?" + q.Encode()
+	}
+	// Never redirected: an unknown client or a redirect URI that is not an
+	// exact registered one (RFC 9700 §4.1).
+	for name, u := range map[string]string{
+		"unknown client":    with("client_id", "gc_nope"),
+		"other host":        with("redirect_uri", "https://evil.example/cb"),
+		"trailing slash":    with("redirect_uri", appCallback+"/"),
+		"case":              with("redirect_uri", "https://APP.example/cb"),
+		"userinfo":          with("redirect_uri", "https://app.example@evil.example/cb"),
+		"extra query":       with("redirect_uri", appCallback+"?x=1"),
+		"repeated param":    with("state", "s") + "&state=t",
+		"prefix match":      with("redirect_uri", appCallback+"/../evil"),
+		"unicode lookalike": with("redirect_uri", "https://аpp.example/cb"),
+	} {
+		resp, err := browser(t).Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := body(t, resp)
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(string(page), "Cannot continue") {
+			t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	// Sent back to the client with an error once the redirect URI is good.
+	for name, tc := range map[string]struct{ u, code string }{
+		"no PKCE":       {with("code_challenge", ""), "invalid_request"},
+		"plain PKCE":    {with("code_challenge_method", "plain"), "invalid_request"},
+		"response_type": {with("response_type", "token"), "unsupported_response_type"},
+		"foreign scope": {with("scope", "admin:all"), "invalid_scope"},
+	} {
+		resp, err := browser(t).Get(tc.u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body(t, resp)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("error") != tc.code || loc.Query().Get("state") != "s" {
+			t.Errorf("%s: %d %q, want a 303 with error=%s", name, resp.StatusCode, resp.Header.Get("Location"), tc.code)
+		}
+	}
+
+	// A wrong password is refused with the same page; a wrong verifier at
+	// the token endpoint is invalid_grant.
+	b := browser(t)
+	resp, _ := b.Get(with("scope", "submissions:read"))
+	page := body(t, resp)
+	resp = submit(t, b, s.URL, page, url.Values{"action": {"login"}, "email": {"ada@acme.example"}, "password": {"wrong password!!"}})
+	if page := body(t, resp); resp.StatusCode != 401 || !strings.Contains(string(page), "not right") {
+		t.Errorf("wrong password: %d", resp.StatusCode)
+	}
+	// A form without its CSRF token is refused.
+	form := url.Values{"action": {"login"}, "email": {"ada@acme.example"}, "password": {userPassword}}
+	for k, v := range base {
+		form[k] = v
+	}
+	if resp, _ := b.PostForm(s.URL+"/oauth2/authorize", form); resp.StatusCode != 403 {
+		t.Errorf("form without CSRF token: %d", resp.StatusCode)
+	}
+	// Cross-origin form posts are refused before anything else.
+	req, _ := http.NewRequest("POST", s.URL+"/oauth2/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, _ := b.Do(req); resp.StatusCode != 403 {
+		t.Errorf("cross-site form post: %d", resp.StatusCode)
+	}
+
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	if _, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("wrong verifier: %v", err)
+	}
+}
+
+func refresh(t *testing.T, s *apptest.Server, c *admin.Client, rt string) response {
+	t.Helper()
+	return postForm(t, s, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, c.ClientID, c.ClientSecret)
+}
+
+func isOAuthError(err error, code string) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == code
+}

@@ -1,0 +1,398 @@
+package authserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// The authorization endpoint (RFC 6749 §4.1.1, RFC 7636, RFC 9700): the
+// user signs in (unless their session cookie is live), sees what the
+// client asks for, and approves or denies; the browser goes back to the
+// client's exact registered redirect URI with a 60-second single-use code.
+const (
+	codeLifetime    = 60 * time.Second
+	sessionLifetime = 8 * time.Hour
+	sessionCookie   = "gatehouse_session"
+	csrfCookie      = "gatehouse_csrf"
+	maxFormBytes    = 16 << 10
+)
+
+// Brute-force throttles on sign-in: per account and per client IP.
+var (
+	loginPerAccount = ratelimit.Limit{Count: 10, Period: 15 * time.Minute}
+	loginPerIP      = ratelimit.Limit{Count: 60, Period: 15 * time.Minute}
+)
+
+func (s *Server) mountAuthorize(mux *http.ServeMux) {
+	var cop http.CrossOriginProtection
+	mux.HandleFunc("GET /oauth2/authorize", s.authorize)
+	mux.Handle("POST /oauth2/authorize", cop.Handler(http.HandlerFunc(s.authorizeForm)))
+	mux.HandleFunc("/oauth2/authorize", methodNotAllowed("GET, POST"))
+	mux.HandleFunc("GET /oauth2/userinfo", s.userinfo)
+	mux.HandleFunc("POST /oauth2/userinfo", s.userinfo)
+}
+
+// authzRequest is a validated authorization request.
+type authzRequest struct {
+	client   *clients.Resolved
+	redirect string
+	state    string
+	scope    []string
+	nonce    string
+	chal     string
+}
+
+// params are the request's parameters, carried through the forms.
+func (a *authzRequest) params() url.Values {
+	return url.Values{"response_type": {"code"}, "client_id": {a.client.Client.ID}, "redirect_uri": {a.redirect},
+		"state": {a.state}, "scope": {strings.Join(a.scope, " ")}, "nonce": {a.nonce},
+		"code_challenge": {a.chal}, "code_challenge_method": {"S256"}}
+}
+
+// parseAuthz validates an authorization request. Until the client and its
+// redirect URI are known good, errors are shown to the user (page != "");
+// after, they go back to the client (RFC 6749 §4.1.2.1).
+func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest, page string, redirectErr *protocol.Error) {
+	for k, v := range q {
+		if len(v) > 1 { // RFC 6749 §3.1
+			return nil, "The request repeats the parameter " + protocol.Clean(k, 40) + ".", nil
+		}
+	}
+	c, err := s.Clients.Get(ctx, q.Get("client_id"))
+	if err != nil {
+		return nil, "This application is not known to Gatehouse.", nil
+	}
+	redirect := q.Get("redirect_uri")
+	// Exact string comparison with a registered URI (RFC 9700 §4.1.3);
+	// with none given and exactly one registered, that one.
+	if redirect == "" && len(c.Client.RedirectURIs) == 1 {
+		redirect = c.Client.RedirectURIs[0]
+	}
+	if !slices.Contains(c.Client.RedirectURIs, redirect) {
+		return nil, "The redirect address does not match one this application registered, so Gatehouse will not send you there.", nil
+	}
+	a = &authzRequest{client: c, redirect: redirect, state: q.Get("state"), nonce: q.Get("nonce"), chal: q.Get("code_challenge")}
+	switch {
+	case q.Get("response_type") != "code":
+		return a, "", &protocol.Error{Code: "unsupported_response_type", Description: "response_type must be code"}
+	case !slices.Contains(c.Client.Grants, "authorization_code"):
+		return a, "", protocol.ErrUnauthorizedClient.WithDescription("this client may not use the authorization code flow")
+	case q.Get("code_challenge_method") != "S256" || len(a.chal) != 43 || !unreserved(a.chal):
+		return a, "", protocol.ErrInvalidRequest.WithDescription("PKCE is required: code_challenge with code_challenge_method=S256 (plain is refused)")
+	case len(a.state) > 512 || len(a.nonce) > 512 || !protocol.Printable(a.state) || !protocol.Printable(a.nonce):
+		return a, "", protocol.ErrInvalidRequest.WithDescription("state and nonce must be printable, at most 512 bytes")
+	}
+	requested := strings.Fields(q.Get("scope"))
+	if len(requested) == 0 {
+		requested = c.Client.Scopes
+	}
+	for _, sc := range requested {
+		if !slices.Contains(c.Client.Scopes, sc) {
+			return a, "", protocol.ErrInvalidScope.WithDescription("scope " + truncate(sc, 64) + " is not allowed for this client")
+		}
+		if !slices.Contains(a.scope, sc) {
+			a.scope = append(a.scope, sc)
+		}
+	}
+	return a, "", nil
+}
+
+// authorize is GET /oauth2/authorize.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	a, page, rerr := s.parseAuthz(r.Context(), r.URL.Query())
+	switch {
+	case page != "":
+		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: page})
+		return
+	case rerr != nil:
+		s.redirectError(w, r, a, rerr)
+		return
+	}
+	if uid := s.session(r, a.client.Tenant.ID); uid != "" {
+		s.showConsent(w, r, a, uid)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params()})
+}
+
+// authorizeForm is POST /oauth2/authorize: the login and consent forms.
+func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: "The form could not be read."})
+		return
+	}
+	if !s.csrfOK(r) {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "The form expired or came from another site. Go back to the application and start again."})
+		return
+	}
+	q := url.Values{}
+	for _, k := range []string{"response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge", "code_challenge_method"} {
+		if v, ok := r.PostForm[k]; ok {
+			q[k] = v
+		}
+	}
+	a, page, rerr := s.parseAuthz(r.Context(), q)
+	switch {
+	case page != "":
+		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: page})
+		return
+	case rerr != nil:
+		s.redirectError(w, r, a, rerr)
+		return
+	}
+	switch r.PostForm.Get("action") {
+	case "login":
+		s.login(w, r, a)
+	case "consent":
+		uid := s.session(r, a.client.Tenant.ID)
+		if uid == "" {
+			s.render(w, r, http.StatusOK, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params(),
+				Error: "Your session ended. Sign in again."})
+			return
+		}
+		s.consent(w, r, a, uid)
+	default:
+		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: "Unknown action."})
+	}
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) {
+	ctx := r.Context()
+	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+	meta := audit.MetaFrom(ctx)
+	again := func(status int, msg string) {
+		s.render(w, r, status, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params(),
+			Email: email, Error: msg})
+	}
+	for _, key := range []struct {
+		k string
+		l ratelimit.Limit
+	}{{"login:ip:" + meta.IP, loginPerIP}, {"login:acct:" + a.client.Tenant.ID + ":" + email, loginPerAccount}} {
+		res, err := s.Quota.Allow(ctx, key.k, key.l)
+		if err == nil && !res.Allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter/time.Second)+1))
+			again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
+			return
+		}
+	}
+	u, err := s.Users.Login(ctx, a.client.Tenant.ID, email, r.PostForm.Get("password"))
+	if err != nil {
+		ev := audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+protocol.Clean(email, 254), "user.login_failed", a.client.Client.ID, audit.Failure)
+		s.Audit.Record(ev)
+		again(http.StatusUnauthorized, "The email or password is not right.")
+		return
+	}
+	s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, "user.login", a.client.Client.ID, audit.Success))
+	s.setSession(w, a.client.Tenant.ID, u.ID)
+	s.showConsent(w, r, a, u.ID)
+}
+
+// showConsent lists what the client asks for; a user without API access is
+// told so here rather than after approving.
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
+	u, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
+	if perr != nil {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
+		return
+	}
+	s.render(w, r, http.StatusOK, "consent", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name,
+		Params: a.params(), Scopes: a.scope, Email: u.Email})
+}
+
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
+	ctx := r.Context()
+	now := s.Now()
+	if r.PostForm.Get("decision") != "allow" {
+		s.Audit.Record(audit.New(ctx, now, a.client.Tenant.ID, "user:"+uid, "oauth.consent_denied", a.client.Client.ID, audit.Success))
+		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user denied the request"})
+		return
+	}
+	u, perr := s.apiUser(ctx, a.client.Tenant.ID, uid)
+	if perr != nil {
+		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
+		return
+	}
+	// A user token carries what both the client may ask for and the user's
+	// roles grant.
+	have, err := s.Users.Scopes(ctx, u)
+	if err != nil {
+		s.render(w, r, http.StatusInternalServerError, "error", pageData{Message: "Something went wrong. Try again."})
+		s.Log.Error("authorize: user scopes", "err", err)
+		return
+	}
+	var scope []string
+	for _, sc := range a.scope {
+		if slices.Contains(have, sc) || isOIDCScope(sc) {
+			scope = append(scope, sc)
+		}
+	}
+	apiScope := func(sc string) bool { return !isOIDCScope(sc) }
+	if slices.ContainsFunc(a.scope, apiScope) && !slices.ContainsFunc(scope, apiScope) {
+		s.redirectError(w, r, a, protocol.ErrInvalidScope.WithDescription("the user's roles grant none of the requested scopes"))
+		return
+	}
+	code := randomToken()
+	err = s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
+		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: a.redirect, Scope: strings.Join(scope, " "), Nonce: a.nonce,
+		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)})
+	if err != nil {
+		s.Log.Error("authorize: store code", "err", err)
+		s.redirectError(w, r, a, protocol.ErrServer.WithDescription("temporarily unable to authorize"))
+		return
+	}
+	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
+	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
+	s.Audit.Record(ev)
+	s.redirect(w, r, a, url.Values{"code": {code}})
+}
+
+// redirectError sends an error back to the client (RFC 6749 §4.1.2.1).
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, a *authzRequest, e *protocol.Error) {
+	v := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		v.Set("error_description", e.Description)
+	}
+	s.redirect(w, r, a, v)
+}
+
+// redirect goes back to the client's registered redirect URI with v, the
+// state and the issuer (RFC 9207), by 303 so the browser does not repost.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, a *authzRequest, v url.Values) {
+	u, _ := url.Parse(a.redirect) // validated at registration
+	q := u.Query()
+	for k, vs := range v {
+		q[k] = vs
+	}
+	if a.state != "" {
+		q.Set("state", a.state)
+	}
+	q.Set("iss", s.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// The session cookie is stateless: tenant, user and expiry, with an HMAC
+// under a key derived from the signing key it names.
+type sessionValue struct {
+	Tenant string `json:"t"`
+	User   string `json:"u"`
+	Exp    int64  `json:"e"`
+	KID    string `json:"k"`
+}
+
+func (s *Server) setSession(w http.ResponseWriter, tenantID, userID string) {
+	k := s.Keys.Current()
+	body := mustJSON(sessionValue{Tenant: tenantID, User: userID, Exp: s.Now().Add(sessionLifetime).Unix(), KID: k.ID})
+	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(k.MAC(append([]byte("session\n"), body...)))
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", MaxAge: int(sessionLifetime / time.Second),
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
+// session returns the signed-in user of the tenant, or "".
+func (s *Server) session(r *http.Request, tenantID string) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return ""
+	}
+	b64, sig64, ok := strings.Cut(c.Value, ".")
+	body, err1 := base64.RawURLEncoding.DecodeString(b64)
+	sig, err2 := base64.RawURLEncoding.DecodeString(sig64)
+	var v sessionValue
+	if !ok || err1 != nil || err2 != nil || json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	k, found := s.Keys.Lookup(r.Context(), v.KID)
+	if !found || subtle.ConstantTimeCompare(sig, k.MAC(append([]byte("session\n"), body...))) != 1 {
+		return ""
+	}
+	if v.Tenant != tenantID || s.Now().Unix() >= v.Exp {
+		return ""
+	}
+	return v.User
+}
+
+// csrfOK checks the form's token against its cookie (double submit), on
+// top of the cross-origin check that wraps the handler.
+func (s *Server) csrfOK(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostForm.Get("csrf")
+	return err == nil && len(c.Value) >= 32 && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+}
+
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.Issuer, "https://") }
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pageData is what the templates show.
+type pageData struct {
+	Client, Tenant, Email, Error, Message string
+	Scopes                                []string
+	Params                                url.Values
+	CSRF, Nonce                           string
+}
+
+// render writes a page with a fresh CSRF token and a strict CSP: nothing
+// loads from anywhere, the one inline style carries a nonce.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.CSRF, d.Nonce = randomToken(), randomToken()
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: d.CSRF, Path: "/oauth2/authorize", HttpOnly: true,
+		Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode})
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, d); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
+		s.Log.Warn("authorize: render", "page", name, "err", err)
+	}
+}
+
+var pages = template.Must(template.New("").Parse(`
+{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gatehouse</title><style nonce="{{.Nonce}}">
+body{font:16px/1.5 system-ui,sans-serif;background:#f5f6f8;color:#1d2330;margin:0}
+main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin-top:0} label{display:block;margin:.8rem 0 .2rem} input[type=email],input[type=password]{width:100%;padding:.5rem;box-sizing:border-box}
+button{margin-top:1.2rem;padding:.6rem 1.2rem;border:0;border-radius:4px;background:#2454d6;color:#fff;font-size:1rem;cursor:pointer}
+button.secondary{background:#e3e6ee;color:#1d2330} .error{color:#a11;background:#fdecec;padding:.6rem;border-radius:4px} ul{padding-left:1.2rem} code{background:#eef;padding:0 .2rem}
+</style></head><body><main>{{end}}
+{{define "hidden"}}<input type="hidden" name="csrf" value="{{.CSRF}}">{{range $k, $vs := .Params}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">{{end}}{{end}}{{end}}
+{{define "login"}}{{template "head" .}}
+<h1>Sign in to {{.Tenant}}</h1><p><strong>{{.Client}}</strong> wants to access the API on your behalf.</p>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="/oauth2/authorize">{{template "hidden" .}}<input type="hidden" name="action" value="login">
+<label for="email">Email</label><input id="email" name="email" type="email" value="{{.Email}}" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></main></body></html>{{end}}
+{{define "consent"}}{{template "head" .}}
+<h1>Authorize {{.Client}}</h1><p>Signed in as {{.Email}} ({{.Tenant}}). <strong>{{.Client}}</strong> asks to:</p>
+<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<form method="post" action="/oauth2/authorize">{{template "hidden" .}}<input type="hidden" name="action" value="consent">
+<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>
+</main></body></html>{{end}}
+{{define "error"}}{{template "head" .}}<h1>Cannot continue</h1><p class="error" role="alert">{{.Message}}</p></main></body></html>{{end}}
+`))

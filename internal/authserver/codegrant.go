@@ -1,0 +1,272 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// Users is what the user-delegated grants need of the users domain.
+type Users interface {
+	// Login checks an email and password in a tenant.
+	Login(ctx context.Context, tenantID, email, password string) (*store.User, error)
+	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+	// Scopes is what the user's roles grant.
+	Scopes(ctx context.Context, u *store.User) ([]string, error)
+	// HasAPIAccess: super, or api_enabled on the user or one of their groups.
+	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
+}
+
+var (
+	errBadCode    = protocol.ErrInvalidGrant.WithDescription("the authorization code is invalid, expired, or for another client")
+	errBadRefresh = protocol.ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
+)
+
+// authorizationCode is the authorization_code grant (RFC 6749 §4.1.3 with
+// RFC 7636 PKCE): the code is checked against the client, the redirect URI
+// and the code verifier; redeeming it starts a refresh family. A code
+// presented twice revokes what its first redemption issued.
+func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, finisher, *protocol.Error) {
+	code, verifier := p.Get("code"), p.Get("code_verifier")
+	if code == "" {
+		return nil, nil, protocol.ErrInvalidRequest.WithDescription("code is required")
+	}
+	digest := secret.Hash(code).String()
+	ac, err := s.Store.GetAuthCode(ctx, digest)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, errBadCode
+	case err != nil:
+		return nil, nil, protocol.AsError(err, s.Log)
+	}
+	now := s.Now()
+	// RFC 6749 §4.1.3: issued to this client, for this redirect_uri; RFC
+	// 7636 §4.6: the verifier hashes to the challenge.
+	if ac.ClientID != c.Client.ID || !now.Before(ac.ExpiresAt) {
+		return nil, nil, errBadCode
+	}
+	if p.Get("redirect_uri") != ac.RedirectURI {
+		return nil, nil, protocol.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
+	}
+	if !pkceMatches(verifier, ac.Challenge) {
+		return nil, nil, protocol.ErrInvalidGrant.WithDescription("code_verifier does not match the code_challenge (RFC 7636)")
+	}
+	u, perr := s.apiUser(ctx, ac.TenantID, ac.UserID)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	req := s.userTokenRequest(c, u, ac.Scope)
+	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
+		rt := secret.New(secret.RefreshToken)
+		fam := &store.RefreshFamily{ID: secret.NewID("rf"), ClientID: c.Client.ID, TenantID: c.Tenant.ID, UserID: u.ID,
+			Scope: ac.Scope, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.FamilyLifetime),
+			Generation: 1, RotatedAt: now, AccessTokens: issued(nil, m, now)}
+		ev := audit.New(ctx, now, c.Tenant.ID, "user:"+u.ID, "oauth.code_redeem", c.Client.ID, audit.Success)
+		reuse := audit.New(ctx, now, c.Tenant.ID, "client:"+c.Client.ID, "oauth.code_reuse", c.Client.ID, audit.Failure)
+		reuse.Detail = map[string]any{"user": u.ID, "action": "revoked the tokens issued for the code"}
+		switch err := s.Store.RedeemAuthCode(ctx, digest, now, fam, secret.Hash(rt).String(), ev, reuse); {
+		case errors.Is(err, store.ErrReused):
+			return protocol.ErrInvalidGrant.WithDescription("the authorization code was already used; the tokens issued for it are revoked")
+		case errors.Is(err, store.ErrNotFound):
+			return errBadCode
+		case err != nil:
+			return protocol.AsError(err, s.Log)
+		}
+		resp.RefreshToken = rt
+		id, err := s.idToken(c.Client.ID, c.Tenant.Name, u, ac.Scope, ac.Nonce, ac.AuthTime, m)
+		if err != nil {
+			return protocol.AsError(err, s.Log)
+		}
+		resp.IDToken = id
+		return nil
+	}
+	return req, finish, nil
+}
+
+// refreshToken is the refresh_token grant (RFC 6749 §6) with rotation
+// (RFC 9700 §4.14.2): the presented token must be its family's current one;
+// the family moves on one generation and the client gets a new pair. A
+// token presented again after its rotation revokes the family, except a
+// retry of the immediately previous token within the grace window, which
+// gets the very same pair again.
+func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, finisher, *protocol.Error) {
+	raw := p.Get("refresh_token")
+	if raw == "" {
+		return nil, nil, protocol.ErrInvalidRequest.WithDescription("refresh_token is required")
+	}
+	if secret.Parse(raw, secret.RefreshToken) != nil {
+		return nil, nil, errBadRefresh
+	}
+	digest := secret.Hash(raw).String()
+	// A first read says whom to mint for; the decision is taken again
+	// under the family's lock below.
+	f, _, err := s.Store.GetFamilyByToken(ctx, digest)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, errBadRefresh
+	case err != nil:
+		return nil, nil, protocol.AsError(err, s.Log)
+	}
+	// RFC 6749 §6: the token was issued to the authenticated client.
+	if f.ClientID != c.Client.ID {
+		return nil, nil, errBadRefresh
+	}
+	scope := f.Scope
+	if want := p.Get("scope"); want != "" { // RFC 6749 §6: narrower only
+		have := strings.Fields(f.Scope)
+		for _, sc := range strings.Fields(want) {
+			if !slices.Contains(have, sc) {
+				return nil, nil, protocol.ErrInvalidScope.WithDescription("scope " + truncate(sc, 64) + " was not granted by the user")
+			}
+		}
+		scope = strings.Join(strings.Fields(want), " ")
+	}
+	u, perr := s.apiUser(ctx, f.TenantID, f.UserID)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	req := s.userTokenRequest(c, u, scope)
+	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
+		now := s.Now()
+		next := secret.New(secret.RefreshToken)
+		var outcome *protocol.Error
+		var replay *tokenResponse
+		_, err := s.Store.UpdateFamilyByToken(ctx, digest, func(f *store.RefreshFamily, gen int64) (string, *store.Event, error) {
+			switch {
+			case !f.RevokedAt.IsZero():
+				outcome = errBadRefresh
+				return "", nil, nil
+			case !now.Before(f.ExpiresAt):
+				outcome = protocol.ErrInvalidGrant.WithDescription("the session ended: authorize again")
+				return "", nil, nil
+			case gen == f.Generation:
+				f.Generation++
+				f.RotatedAt = now
+				f.AccessTokens = issued(f.AccessTokens, m, now)
+				f.Replay = nil
+				if s.RefreshGrace > 0 {
+					out := *resp
+					out.RefreshToken = next
+					f.Replay = s.Sealer.Seal(mustJSON(out), []byte(f.ID))
+				}
+				return secret.Hash(next).String(), nil, nil
+			case gen == f.Generation-1 && s.RefreshGrace > 0 && now.Before(f.RotatedAt.Add(s.RefreshGrace)) && f.Replay != nil:
+				// A retry of a response that was lost: the same pair again.
+				if b, err := s.Sealer.Open(f.Replay, []byte(f.ID)); err == nil && json.Unmarshal(b, &replay) == nil {
+					return "", nil, nil
+				}
+				fallthrough
+			default:
+				// Reuse of a rotated token: someone else may hold the
+				// family (RFC 9700 §4.14.2). End it for everyone.
+				f.RevokedAt, f.Replay = now, nil
+				outcome = protocol.ErrInvalidGrant.WithDescription("the refresh token was already used; the session is revoked")
+				ev := audit.New(ctx, now, f.TenantID, "client:"+c.Client.ID, "oauth.refresh_reuse", f.ID, audit.Failure)
+				ev.Detail = map[string]any{"user": f.UserID, "presented_generation": gen, "current_generation": f.Generation}
+				return "", &ev, nil
+			}
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errBadRefresh
+		case err != nil:
+			return protocol.AsError(err, s.Log)
+		case outcome != nil:
+			return outcome
+		case replay != nil:
+			*resp = *replay
+			return nil
+		}
+		resp.RefreshToken = next
+		return nil
+	}
+	return req, finish, nil
+}
+
+// apiUser loads the user a code or family acts for, who must still exist
+// and still have API access.
+func (s *Server) apiUser(ctx context.Context, tenantID, userID string) (*store.User, *protocol.Error) {
+	u, err := s.Users.Get(ctx, tenantID, userID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, protocol.ErrInvalidGrant.WithDescription("the user no longer exists")
+		}
+		return nil, protocol.AsError(err, s.Log)
+	}
+	ok, err := s.Users.HasAPIAccess(ctx, u)
+	if err != nil {
+		return nil, protocol.AsError(err, s.Log)
+	}
+	if !ok {
+		return nil, protocol.ErrInvalidGrant.WithDescription("the user has no API access")
+	}
+	return u, nil
+}
+
+// userTokenRequest is an access token acting for u through client c.
+func (s *Server) userTokenRequest(c *clients.Resolved, u *store.User, scope string) *token.Request {
+	aud := slices.Clone(c.Client.Audiences)
+	if len(aud) == 0 {
+		aud = []string{s.Issuer}
+	}
+	return &token.Request{ClientID: c.Client.ID, TenantID: c.Tenant.ID, Tenant: c.Tenant.Name, Orgs: []string{c.Tenant.Name},
+		Subject: u.ID, Audience: aud, Scope: scope, Auth: "authorization_code", TTL: c.TTL(s.DefaultTTL), Format: c.Client.TokenFormat}
+}
+
+// issued adds a freshly minted JWT to a family's live access tokens,
+// dropping those that have expired.
+func issued(list []store.IssuedToken, m *token.Minted, now time.Time) []store.IssuedToken {
+	out := list[:0:0]
+	for _, t := range list {
+		if t.ExpiresAt.After(now) {
+			out = append(out, t)
+		}
+	}
+	if m.Claims.ID != "" {
+		out = append(out, store.IssuedToken{JTI: m.Claims.ID, ExpiresAt: m.Claims.ExpiresAt()})
+	}
+	return out
+}
+
+// pkceMatches checks an RFC 7636 S256 verifier: 43 to 128 unreserved
+// characters whose SHA-256, base64url without padding, is the challenge.
+func pkceMatches(verifier, challenge string) bool {
+	if len(verifier) < 43 || len(verifier) > 128 || !unreserved(verifier) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
+
+// unreserved reports whether s uses only RFC 3986 unreserved characters.
+func unreserved(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("authserver: marshal: " + err.Error())
+	}
+	return b
+}
