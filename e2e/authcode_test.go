@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -345,4 +347,110 @@ func refresh(t *testing.T, s *apptest.Server, c *admin.Client, rt string) respon
 func isOAuthError(err error, code string) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == code
+}
+
+// exchange runs a whole authorization for f and returns the tokens.
+func (f *flow) exchange(t *testing.T) *oauth2.Token {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// A user's token works through the gateway only while the user has API
+// access, checked at request time; deleting the user ends it.
+func TestUserTokensThroughTheGateway(t *testing.T) {
+	up := newUpstream(t)
+	routes := writeRoutes(t, t.TempDir(), `
+routes:
+  - name: submissions
+    prefix: /api/{tenant}/submissions
+    upstream: `+up.URL+`
+    read_scope: submissions:read
+    write_scope: submissions:write
+`)
+	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) { c.Routes = routes })
+	f := newFlow(t, s)
+	tok := f.exchange(t)
+	get := func() response { return call(t, s, "GET", "/api/acme/submissions", tok.AccessToken, nil) }
+	if r := get(); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if in, _ := up.last(t); in.Header.Get("X-Gatehouse-Subject") != f.user.ID || in.Header.Get("X-Gatehouse-Auth") != "authorization_code" {
+		t.Errorf("upstream saw %v", in.Header)
+	}
+	// program_member may read, not write: the token carries only what the
+	// user's roles grant, whatever the client asked for.
+	if r := call(t, s, "POST", "/api/acme/submissions", tok.AccessToken, strings.NewReader("{}")); r.Status != 403 {
+		t.Errorf("write with a read-only role: %d", r.Status)
+	}
+	if err := s.Users.SetAPIEnabled(ctx, f.user.TenantID, []string{f.user.ID}, false, store.Event{Action: "user.api_access"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { r := get(); return r.Status == 403 && strings.Contains(r.JSON["error_description"].(string), "no API access") })
+	if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 {
+		t.Errorf("refresh while API access is off: %d %s", r.Status, r.Body)
+	}
+	if err := s.Users.SetAPIEnabled(ctx, f.user.TenantID, []string{f.user.ID}, true, store.Event{Action: "user.api_access"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return get().Status == 200 })
+	if err := s.Users.Delete(ctx, f.user.TenantID, f.user.ID, store.Event{Action: "user.delete"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return get().Status == 401 })
+}
+
+func TestRefreshGraceAndRevocation(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) { c.RefreshGrace = 10 * time.Second })
+	f := newFlow(t, s)
+	tok := f.exchange(t)
+	first := refresh(t, s, f.client, tok.RefreshToken)
+	if first.Status != 200 {
+		t.Fatalf("%d %s", first.Status, first.Body)
+	}
+	// The response was "lost": the retry within the grace window gets the
+	// very same pair, not a third one.
+	retry := refresh(t, s, f.client, tok.RefreshToken)
+	if retry.Status != 200 || retry.JSON["refresh_token"] != first.JSON["refresh_token"] || retry.JSON["access_token"] != first.JSON["access_token"] {
+		t.Fatalf("retry within the grace window: %d %s", retry.Status, retry.Body)
+	}
+	next := first.JSON["refresh_token"].(string)
+	second := refresh(t, s, f.client, next)
+	if second.Status != 200 {
+		t.Fatalf("%d %s", second.Status, second.Body)
+	}
+	// Two generations back is reuse even within the window.
+	if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 {
+		t.Errorf("two generations back: %d %s", r.Status, r.Body)
+	}
+	if r := refresh(t, s, f.client, second.JSON["refresh_token"].(string)); r.Status != 400 {
+		t.Errorf("the family must be revoked after reuse: %d", r.Status)
+	}
+
+	// RFC 7009: revoking a refresh token ends its family, access tokens too.
+	tok = f.exchange(t)
+	if r := postForm(t, s, "/oauth2/revoke", url.Values{"token": {tok.RefreshToken}}, f.client.ClientID, f.client.ClientSecret); r.Status != 200 {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 {
+		t.Errorf("refresh after revocation: %d", r.Status)
+	}
+	if r := introspect(t, s, f.client, tok.AccessToken); r.JSON["active"] != false {
+		t.Errorf("the family's access token after revocation: %s", r.Body)
+	}
+	// Another client cannot use or revoke this client's refresh token.
+	tok = f.exchange(t)
+	other := setup(t, s, "acme", admin.ClientInput{Grants: &[]string{"authorization_code"}, RedirectURIs: &[]string{appCallback}})
+	if r := refresh(t, s, other, tok.RefreshToken); r.Status != 400 {
+		t.Errorf("another client's refresh: %d", r.Status)
+	}
+	postForm(t, s, "/oauth2/revoke", url.Values{"token": {tok.RefreshToken}}, other.ClientID, other.ClientSecret)
+	if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 200 {
+		t.Errorf("a revocation by another client must not count: %d %s", r.Status, r.Body)
+	}
 }

@@ -110,12 +110,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.audit = audit.NewRecorder(a.Store, log)
 	a.Clients = &clients.Service{Store: a.Store, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
 	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
-	a.Users = &users.Service{Store: a.Store, Now: a.now, Log: log}
+	a.Users = &users.Service{Store: a.Store, Families: a.Store, Now: a.now, Log: log}
 	a.Tokens = &token.Service{Issuer: cfg.Issuer, Keys: a.Keys, Store: a.Store, Now: a.now}
 	if err := a.openLimiter(); err != nil {
 		return nil, err
 	}
-	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Log: log, Now: a.now,
+	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
 		CacheTTL: cfg.DenyListRefresh}
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)

@@ -69,21 +69,33 @@ var (
 	ErrExpired = errors.New("the access token expired")
 	ErrInvalid = errors.New("the access token is invalid")
 	ErrRevoked = errors.New("the access token was revoked")
+	// ErrNoAPIAccess: the token is good but the user it acts for has no
+	// API access now (it works again if access is given back).
+	ErrNoAPIAccess = errors.New("the user the access token acts for has no API access")
 )
+
+// Users is what authn needs of the users domain: user tokens are honoured
+// only while their user exists and has API access.
+type Users interface {
+	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
+}
 
 // Authenticator resolves bearer tokens.
 type Authenticator struct {
 	Tokens  *token.Service
 	Clients *clients.Service
 	Store   store.Tokens
+	Users   Users // nil: no user tokens
 	Log     *slog.Logger
 	Now     func() time.Time
 	// CacheTTL bounds how long an opaque-token lookup is trusted.
 	CacheTTL time.Duration
 
 	mu       sync.RWMutex
-	verified map[[32]byte]*entry // token digest → claims of a good token
-	failed   map[[32]byte]*entry // token digest → why a well-formed token failed
+	access   map[string]accessEntry // tenant/user → API access, briefly
+	verified map[[32]byte]*entry    // token digest → claims of a good token
+	failed   map[[32]byte]*entry    // token digest → why a well-formed token failed
 	denied   atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
@@ -134,6 +146,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.Auth == "authorization_code" {
+		if err := a.userAccess(ctx, owner.Tenant.ID, c.Subject, now); err != nil {
+			return nil, err
+		}
 	}
 	return &Principal{Subject: c.Subject, ClientID: c.ClientID, Tenant: owner.Tenant.Name, Scopes: c.Scopes(), Audience: c.Audience,
 		Auth: c.Auth, Expiry: c.ExpiresAt(), RateKey: "client:" + c.ClientID, client: owner}, nil
@@ -300,4 +317,47 @@ func (a *Authenticator) Revoked(raw string, c *token.Claims) {
 	delete(a.verified, key)
 	delete(a.failed, key)
 	a.mu.Unlock()
+}
+
+type accessEntry struct {
+	err   error // nil: has access
+	until time.Time
+}
+
+// userAccess checks, at request time, that the user a token acts for still
+// exists and has API access; the answer is kept for CacheTTL.
+func (a *Authenticator) userAccess(ctx context.Context, tenantID, userID string, now time.Time) error {
+	if a.Users == nil {
+		return ErrInvalid
+	}
+	key := tenantID + "/" + userID
+	a.mu.RLock()
+	e, ok := a.access[key]
+	a.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e.err
+	}
+	var verdict error
+	u, err := a.Users.Get(ctx, tenantID, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		verdict = ErrInvalid // the user was deleted: their tokens die with them
+	case err != nil:
+		return err
+	default:
+		ok, err := a.Users.HasAPIAccess(ctx, u)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			verdict = ErrNoAPIAccess
+		}
+	}
+	a.mu.Lock()
+	if a.access == nil || len(a.access) >= maxFailed {
+		a.access = make(map[string]accessEntry)
+	}
+	a.access[key] = accessEntry{err: verdict, until: now.Add(a.CacheTTL)}
+	a.mu.Unlock()
+	return verdict
 }

@@ -275,6 +275,8 @@ func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, boo
 	switch {
 	case err == nil:
 		return p, false, nil
+	case errors.Is(err, authn.ErrNoAPIAccess):
+		return nil, false, &failure{err: protocol.ErrInsufficientScope.WithDescription(err.Error()), decision: decForbidden}
 	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
 		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription(err.Error()), decision: decUnauthenticated}
 	default:

@@ -65,8 +65,12 @@ const (
 // Service manages users, groups and roles.
 type Service struct {
 	Store store.Users
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Families, when set, ends a deleted user's refresh families.
+	Families interface {
+		RevokeFamilies(ctx context.Context, f store.FamilyFilter, now time.Time, ev store.Event) (int, error)
+	}
+	Now func() time.Time
+	Log *slog.Logger
 	// Params are the argon2id costs of new hashes; zero means
 	// secret.DefaultPasswordParams(). Verification reads each hash's own.
 	Params secret.PasswordParams
@@ -288,7 +292,20 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string, ev store.Even
 		return err
 	}
 	ev.Target = id
-	return s.Store.DeleteUser(ctx, id, ev)
+	if err := s.Store.DeleteUser(ctx, id, ev); err != nil {
+		return err
+	}
+	// The user's authorizations end with them: their refresh families are
+	// revoked and the families' live access tokens denied. (Every grant and
+	// the gateway also check that the user exists, so this is tidiness,
+	// not the only line of defence.)
+	if s.Families == nil {
+		return nil
+	}
+	rev := ev
+	rev.Action, rev.Target = "oauth.family_revoke", id
+	_, err := s.Families.RevokeFamilies(ctx, store.FamilyFilter{TenantID: tenantID, UserID: id}, s.Now(), rev)
+	return err
 }
 
 // List returns a page of the tenant's users; prefix (any case) keeps those
