@@ -454,3 +454,35 @@ func TestRefreshGraceAndRevocation(t *testing.T) {
 		t.Errorf("a revocation by another client must not count: %d %s", r.Status, r.Body)
 	}
 }
+
+// Sign-in is throttled per account: after ten failures in fifteen minutes
+// even the right password waits.
+func TestLoginThrottle(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	f := newFlow(t, s)
+	b := browser(t)
+	authURL := f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	attempt := func(password string) *http.Response {
+		resp, err := b.Get(authURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp = submit(t, b, s.URL, body(t, resp), url.Values{"action": {"login"}, "email": {"ada@acme.example"}, "password": {password}})
+		body(t, resp)
+		return resp
+	}
+	for i := range 10 {
+		if resp := attempt("not the password"); resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := attempt(userPassword)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("11th attempt: %d Retry-After %q, want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// The activity log records every failure (written in batches).
+	waitFor(t, func() bool {
+		events, err := s.Admin.Audit(ctx, "acme", admin.AuditQuery{Action: "user.login_failed"})
+		return err == nil && len(events.Items) == 10
+	})
+}
