@@ -391,7 +391,10 @@ routes:
 	if err := s.Users.SetAPIEnabled(ctx, f.user.TenantID, []string{f.user.ID}, false, store.Event{Action: "user.api_access"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { r := get(); return r.Status == 403 && strings.Contains(r.JSON["error_description"].(string), "no API access") })
+	waitFor(t, func() bool {
+		r := get()
+		return r.Status == 403 && strings.Contains(r.JSON["error_description"].(string), "no API access")
+	})
 	if r := refresh(t, s, f.client, tok.RefreshToken); r.Status != 400 {
 		t.Errorf("refresh while API access is off: %d %s", r.Status, r.Body)
 	}
