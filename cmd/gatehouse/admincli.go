@@ -187,6 +187,7 @@ func seconds(d time.Duration) *int64 {
 func tenantCreate(ctx context.Context, c *adminCmd, args []string) error {
 	ttl := c.fs.Duration("access-token-ttl", 0, "default access-token lifetime for the tenant's clients")
 	lf := bindLimitFlags(c.fs, "the server's")
+	one := c.fs.Bool("one-active-integration", false, "allow one API configuration (authorization_code client) in the tenant")
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -199,10 +200,13 @@ func tenantCreate(ctx context.Context, c *adminCmd, args []string) error {
 		return err
 	}
 	in := admin.TenantInput{Name: &name}
-	if *ttl != 0 || limits != nil {
+	if *ttl != 0 || limits != nil || *one {
 		in.Settings = &admin.TenantSettingsInput{RateLimits: limits}
 		if *ttl != 0 {
 			in.Settings.AccessTokenTTL = seconds(*ttl)
+		}
+		if *one {
+			in.Settings.OneActiveIntegration = one
 		}
 	}
 	t, err := c.api().CreateTenant(ctx, in)
@@ -243,6 +247,9 @@ func tenantGet(ctx context.Context, c *adminCmd, args []string) error {
 	return c.print(t, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "name:\t%s\nid:\t%s\ntoken ttl:\t%s\ncreated:\t%s\n", t.Name, t.ID, ttlString(t.Settings.AccessTokenTTL), t.CreatedAt.Format(time.RFC3339))
 		printLimits(w, t.Settings.RateLimits)
+		if t.Settings.OneActiveIntegration {
+			fmt.Fprintln(w, "policy:\tone active integration")
+		}
 	})
 }
 
@@ -344,6 +351,7 @@ type clientFlags struct {
 	format                   *string
 	quota                    *string
 	limits                   *limitFlags
+	owner                    *string
 }
 
 func bindClientFlags(c *adminCmd) *clientFlags {
@@ -353,6 +361,7 @@ func bindClientFlags(c *adminCmd) *clientFlags {
 		format: c.fs.String("token-format", "", "jwt or opaque"),
 		quota:  c.fs.String("quota", "", "token issuance quota, COUNT/DURATION (e.g. 100/1h); off to disable"),
 		limits: bindLimitFlags(c.fs, "the tenant's"),
+		owner:  c.fs.String("owner", "", "`USER_ID` of the tenant's user who alone may authorize the client (a user-based integration)"),
 	}
 	c.fs.Var(&f.grants, "grant", "allowed grant type (repeatable)")
 	c.fs.Var(&f.scopes, "scope", "allowed scope (repeatable)")
@@ -371,6 +380,8 @@ func (f *clientFlags) input(c *adminCmd) (admin.ClientInput, error) {
 			in.AccessTokenTTL = seconds(*f.ttl)
 		case "token-format":
 			in.TokenFormat = f.format
+		case "owner":
+			in.OwnerUserID = f.owner
 		}
 	})
 	if *f.quota != "" {
@@ -459,6 +470,9 @@ func printClient(w *tabwriter.Writer, cl *admin.Client) {
 	}
 	if cl.IssueQuota.Count > 0 {
 		fmt.Fprintf(w, "issue quota:\t%s\n", limitString(cl.IssueQuota))
+	}
+	if cl.OwnerUserID != "" {
+		fmt.Fprintf(w, "owner:\t%s\n", cl.OwnerUserID)
 	}
 	printLimits(w, cl.RateLimits)
 	for _, s := range cl.Secrets {

@@ -108,9 +108,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.audit = audit.NewRecorder(a.Store, log)
-	a.Clients = &clients.Service{Store: a.Store, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
-	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
 	a.Users = &users.Service{Store: a.Store, Families: a.Store, Now: a.now, Log: log}
+	a.Clients = &clients.Service{Store: a.Store, Owners: a.Users, Now: a.now, CacheTTL: cfg.ClientCacheTTL, Log: log}
+	a.Tenants = &tenants.Service{Store: a.Store, Now: a.now, Changed: func() { a.Clients.Invalidate("") }}
 	a.Tokens = &token.Service{Issuer: cfg.Issuer, Keys: a.Keys, Store: a.Store, Now: a.now}
 	if err := a.openLimiter(); err != nil {
 		return nil, err

@@ -209,6 +209,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 // showConsent lists what the client asks for; a user without API access is
 // told so here rather than after approving.
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
+	if s.notOwner(w, r, a, uid) {
+		return
+	}
 	u, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
 	if perr != nil {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
@@ -221,6 +224,9 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, a *authzReq
 func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
 	ctx := r.Context()
 	now := s.Now()
+	if s.notOwner(w, r, a, uid) {
+		return
+	}
 	if r.PostForm.Get("decision") != "allow" {
 		s.Audit.Record(audit.New(ctx, now, a.client.Tenant.ID, "user:"+uid, "oauth.consent_denied", a.client.Client.ID, audit.Success))
 		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user denied the request"})
@@ -263,6 +269,21 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
 	s.Audit.Record(ev)
 	s.redirect(w, r, a, url.Values{"code": {code}})
+}
+
+// notOwner refuses, with an error page and no redirect, a user-based
+// integration (a client with an owner) to anyone but its owner, and
+// reports whether it did.
+func (s *Server) notOwner(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) bool {
+	owner := a.client.Client.OwnerUserID
+	if owner == "" || owner == uid {
+		return false
+	}
+	ev := audit.New(r.Context(), s.Now(), a.client.Tenant.ID, "user:"+uid, "oauth.authorize", a.client.Client.ID, audit.Failure)
+	ev.Detail = map[string]any{"reason": "not the integration's owner"}
+	s.Audit.Record(ev)
+	s.render(w, r, http.StatusForbidden, "error", pageData{Message: "This integration belongs to another user. Only its owner can authorize it."})
+	return true
 }
 
 // redirectError sends an error back to the client (RFC 6749 §4.1.2.1).

@@ -51,6 +51,8 @@ type Patch struct {
 	// ReadLimit and WriteLimit set the client's gateway budgets; a zero
 	// Quota inherits the tenant's.
 	ReadLimit, WriteLimit *store.Quota
+	// OwnerUserID makes the client a user-based integration ("" ends it).
+	OwnerUserID *string
 }
 
 // Apply changes c and validates the result.
@@ -81,6 +83,9 @@ func (p *Patch) Apply(c *store.Client) error {
 	}
 	if p.WriteLimit != nil {
 		c.RateLimits.Write = *p.WriteLimit
+	}
+	if p.OwnerUserID != nil {
+		c.OwnerUserID = *p.OwnerUserID
 	}
 	return Validate(c)
 }
@@ -132,6 +137,9 @@ func Validate(c *store.Client) error {
 		bad = append(bad, "issue_quota needs both count (at most 1000000) and per (1s to 720h), or neither")
 	}
 	bad = append(bad, tenants.RateLimitProblems(c.RateLimits)...)
+	if len(c.OwnerUserID) > 128 || !protocol.Printable(c.OwnerUserID) || strings.ContainsAny(c.OwnerUserID, " ") {
+		bad = append(bad, "owner_user_id must be a user id")
+	}
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}
 	}
@@ -184,6 +192,9 @@ func (s *Service) Create(ctx context.Context, c *store.Client, ev store.Event) (
 	if err := s.checkRedirects(c, t); err != nil {
 		return "", err
 	}
+	if err := s.checkOwner(ctx, c.TenantID, c.OwnerUserID); err != nil {
+		return "", err
+	}
 	plain, sec := newSecret(now, nil)
 	c.Secrets = []store.ClientSecret{sec}
 	c.CreatedAt, c.UpdatedAt = now, now
@@ -203,6 +214,11 @@ func (s *Service) Update(ctx context.Context, id string, p *Patch, ev store.Even
 			return nil, store.ErrNotFound
 		}
 		return nil, err
+	}
+	if p.OwnerUserID != nil {
+		if err := s.checkOwner(ctx, cur.Tenant.ID, *p.OwnerUserID); err != nil {
+			return nil, err
+		}
 	}
 	return s.update(ctx, id, func(c *store.Client) error {
 		if err := p.Apply(c); err != nil {
@@ -232,6 +248,22 @@ func (s *Service) checkRedirects(c *store.Client, t *store.Tenant) error {
 		return &InvalidError{Problems: bad}
 	}
 	return nil
+}
+
+// checkOwner refuses an owner who is not a user of the tenant ("" is no
+// owner). A user deleted later leaves the client authorizable by no one.
+func (s *Service) checkOwner(ctx context.Context, tenantID, userID string) error {
+	if userID == "" {
+		return nil
+	}
+	if s.Owners == nil {
+		return errors.New("clients: no owner lookup configured")
+	}
+	_, err := s.Owners.Get(ctx, tenantID, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &InvalidError{Problems: []string{fmt.Sprintf("owner_user_id %q is not a user of the tenant", userID)}}
+	}
+	return err
 }
 
 // update runs mutate in one store transaction, stamps the change with the

@@ -68,9 +68,16 @@ type parsedSecret struct {
 	expires *time.Time
 }
 
+// Owners finds a tenant's users, so that a client's owner can be checked
+// (users.Service; ErrNotFound for an unknown id or another tenant's user).
+type Owners interface {
+	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+}
+
 // Service resolves and authenticates clients.
 type Service struct {
 	Store    Store
+	Owners   Owners
 	Now      func() time.Time
 	CacheTTL time.Duration
 	Log      *slog.Logger

@@ -185,6 +185,7 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 	var ti *tenants.InvalidError
 	var ui *users.InvalidError
 	var nf *store.NotFoundError
+	var oi *store.OneIntegrationError
 	switch {
 	case errors.As(err, &pe):
 		if pe.Challenge != "" {
@@ -211,6 +212,8 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "two secrets are active: retire one before rotating"})
 	case errors.Is(err, clients.ErrLastSecret):
 		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the only secret cannot be retired: rotate first"})
+	case errors.As(err, &oi):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: oi.Error()})
 	case errors.Is(err, store.ErrConflict):
 		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "an object with that name or id already exists"})
 	default:

@@ -19,6 +19,7 @@ func clientJSON(c *store.Client, tenant string, granted []string) admin.Client {
 		RedirectURIs: c.RedirectURIs, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), TokenFormat: c.TokenFormat,
 		IssueQuota: quotaJSON(c.IssueQuota), RateLimits: rateLimitsJSON(c.RateLimits),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, TokensIssued: c.TokensIssued, GatewayRequests: c.GatewayRequests, GrantedTenants: granted,
+		OwnerUserID: c.OwnerUserID,
 	}
 	if !c.LastUsedAt.IsZero() {
 		t := c.LastUsedAt
@@ -79,7 +80,7 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 
 func clientPatch(in *admin.ClientInput) *clients.Patch {
 	p := &clients.Patch{Name: in.Name, Grants: in.Grants, Scopes: in.Scopes, Audiences: in.Audiences,
-		RedirectURIs: in.RedirectURIs, TokenFormat: in.TokenFormat}
+		RedirectURIs: in.RedirectURIs, TokenFormat: in.TokenFormat, OwnerUserID: in.OwnerUserID}
 	if in.AccessTokenTTL != nil {
 		d := seconds(*in.AccessTokenTTL)
 		p.AccessTokenTTL = &d

@@ -13,7 +13,8 @@ import (
 func tenantJSON(t *store.Tenant) admin.Tenant {
 	return admin.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second),
-			RateLimits: rateLimitsJSON(t.Settings.RateLimits)}}
+			RateLimits: rateLimitsJSON(t.Settings.RateLimits), AllowHTTPRedirects: t.Settings.AllowHTTPRedirects,
+			AllowLocalRedirects: t.Settings.AllowLocalRedirects, OneActiveIntegration: t.Settings.OneActiveIntegration}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -59,6 +60,15 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 		}
 		if q := quotaPtr(rl.Write); q != nil {
 			t.Settings.RateLimits.Write = *q
+		}
+	}
+	for _, f := range []struct {
+		in  *bool
+		out *bool
+	}{{in.Settings.AllowHTTPRedirects, &t.Settings.AllowHTTPRedirects}, {in.Settings.AllowLocalRedirects, &t.Settings.AllowLocalRedirects},
+		{in.Settings.OneActiveIntegration, &t.Settings.OneActiveIntegration}} {
+		if f.in != nil {
+			*f.out = *f.in
 		}
 	}
 }

@@ -44,7 +44,7 @@ func newUsersFixture(t *testing.T) *usersFixture {
 	token := secret.New(secret.AdminToken)
 	d := secret.Hash(token)
 	mux := http.NewServeMux()
-	(&httpapi.API{Store: s, Tenants: &tenants.Service{Store: s, Now: now}, Clients: &clients.Service{Store: s, Now: now, Log: log},
+	(&httpapi.API{Store: s, Tenants: &tenants.Service{Store: s, Now: now}, Clients: &clients.Service{Store: s, Owners: us, Now: now, Log: log},
 		Users: us, BootstrapToken: &d, Log: log, Now: now}).Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

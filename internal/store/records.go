@@ -23,6 +23,10 @@ type TenantSettings struct {
 	// localhost, loopback and private addresses (development).
 	AllowHTTPRedirects  bool `json:"allow_http_redirects,omitempty"`
 	AllowLocalRedirects bool `json:"allow_local_redirects,omitempty"`
+	// OneActiveIntegration allows at most one client with the
+	// authorization_code grant (an "API configuration") in the tenant; the
+	// store refuses a second with OneIntegrationError.
+	OneActiveIntegration bool `json:"one_active_integration,omitempty"`
 }
 
 // RateLimits are a credential's gateway budgets, one for reads (GET, HEAD,
@@ -63,6 +67,9 @@ type Client struct {
 	// GatewayRequests counts calls made through the gateway with the
 	// client's tokens.
 	GatewayRequests int64
+	// OwnerUserID, when set, makes the client a user-based integration:
+	// only that user of the tenant may authorize it.
+	OwnerUserID string
 }
 
 // Quota limits token issuance: at most Count tokens per Per. Zero is off.

@@ -31,6 +31,22 @@ func (e *NotFoundError) Error() string { return "store: no such " + e.Kind + ": 
 // Is makes a NotFoundError an ErrNotFound.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
+// GrantAuthorizationCode is the grant that makes a client an "API
+// configuration" for the tenant policy OneActiveIntegration.
+const GrantAuthorizationCode = "authorization_code"
+
+// OneIntegrationError refuses a second client with the authorization_code
+// grant in a tenant whose policy allows one; errors.Is(err, ErrLimit)
+// holds for it. ClientID names the existing one.
+type OneIntegrationError struct{ ClientID string }
+
+func (e *OneIntegrationError) Error() string {
+	return "this tenant allows one active API integration; delete the existing one (" + e.ClientID + ") first"
+}
+
+// Is makes a OneIntegrationError an ErrLimit.
+func (e *OneIntegrationError) Is(target error) bool { return target == ErrLimit }
+
 // Store is everything Gatehouse persists.
 type Store interface {
 	Tenants
@@ -62,6 +78,10 @@ type Tenants interface {
 
 // Clients persists API clients.
 type Clients interface {
+	// CreateClient and UpdateClient enforce the tenant policy
+	// OneActiveIntegration in their transaction: a client gaining the
+	// authorization_code grant while another of the tenant has it fails
+	// with *OneIntegrationError.
 	CreateClient(ctx context.Context, c *Client, ev Event) error
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context, tenantID string, page Page) ([]Client, error)

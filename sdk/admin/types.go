@@ -18,6 +18,13 @@ type Tenant struct {
 type TenantSettings struct {
 	AccessTokenTTL int64      `json:"access_token_ttl"`
 	RateLimits     RateLimits `json:"rate_limits"`
+	// AllowHTTPRedirects permits http:// redirect URIs; AllowLocalRedirects
+	// localhost, loopback and private addresses (development).
+	AllowHTTPRedirects  bool `json:"allow_http_redirects"`
+	AllowLocalRedirects bool `json:"allow_local_redirects"`
+	// OneActiveIntegration allows one client with the authorization_code
+	// grant in the tenant; creating a second fails with 409.
+	OneActiveIntegration bool `json:"one_active_integration"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -28,8 +35,11 @@ type TenantInput struct {
 
 // TenantSettingsInput changes tenant settings; nil fields are left alone.
 type TenantSettingsInput struct {
-	AccessTokenTTL *int64           `json:"access_token_ttl,omitempty"`
-	RateLimits     *RateLimitsInput `json:"rate_limits,omitempty"`
+	AccessTokenTTL       *int64           `json:"access_token_ttl,omitempty"`
+	RateLimits           *RateLimitsInput `json:"rate_limits,omitempty"`
+	AllowHTTPRedirects   *bool            `json:"allow_http_redirects,omitempty"`
+	AllowLocalRedirects  *bool            `json:"allow_local_redirects,omitempty"`
+	OneActiveIntegration *bool            `json:"one_active_integration,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
@@ -54,6 +64,9 @@ type Client struct {
 	LastUsedAt      *time.Time   `json:"last_used_at"`
 	TokensIssued    int64        `json:"tokens_issued"`
 	GatewayRequests int64        `json:"gateway_requests"`
+	// OwnerUserID is the user a user-based integration belongs to: only
+	// they may authorize it. "" for none.
+	OwnerUserID string `json:"owner_user_id"`
 }
 
 // ClientInput creates or changes a client; nil fields are left alone.
@@ -67,6 +80,8 @@ type ClientInput struct {
 	TokenFormat    *string          `json:"token_format,omitempty"`
 	IssueQuota     *Quota           `json:"issue_quota,omitempty"`
 	RateLimits     *RateLimitsInput `json:"rate_limits,omitempty"`
+	// OwnerUserID makes the client a user-based integration; "" ends it.
+	OwnerUserID *string `json:"owner_user_id,omitempty"`
 }
 
 // Quota allows Count tokens (or requests) per Per seconds. As an

@@ -3,20 +3,21 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 const clientCols = `id, tenant_id, name, grants, scopes, audiences, redirect_uris, access_token_ttl,
-	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants, rate_limits, gateway_requests`
+	token_format, issue_quota, secrets, created_at, updated_at, last_used_at, tokens_issued, granted_tenants, rate_limits, gateway_requests, owner_user_id`
 
 func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 	var c store.Client
 	var grants, scopes, auds, uris, quota, secrets, granted, limits string
 	var ttl, created, updated, lastUsed int64
 	if err := row.Scan(&c.ID, &c.TenantID, &c.Name, &grants, &scopes, &auds, &uris, &ttl,
-		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted, &limits, &c.GatewayRequests); err != nil {
+		&c.TokenFormat, &quota, &secrets, &created, &updated, &lastUsed, &c.TokensIssued, &granted, &limits, &c.GatewayRequests, &c.OwnerUserID); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
@@ -36,7 +37,7 @@ func scanClient(row interface{ Scan(...any) error }) (*store.Client, error) {
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.TenantID, c.Name, toJSON(nonNil(c.Grants)), toJSON(nonNil(c.Scopes)), toJSON(nonNil(c.Audiences)),
 		toJSON(nonNil(c.RedirectURIs)), int64(c.AccessTokenTTL / time.Second), c.TokenFormat, toJSON(c.IssueQuota),
-		toJSON(c.Secrets), micros(c.CreatedAt), micros(c.UpdatedAt), toJSON(nonNil(c.GrantedTenants)), toJSON(c.RateLimits)}
+		toJSON(c.Secrets), micros(c.CreatedAt), micros(c.UpdatedAt), toJSON(nonNil(c.GrantedTenants)), toJSON(c.RateLimits), c.OwnerUserID}
 }
 
 func nonNil(s []string) []string {
@@ -49,13 +50,51 @@ func nonNil(s []string) []string {
 // CreateClient implements store.Clients.
 func (s *DB) CreateClient(ctx context.Context, c *store.Client, ev store.Event) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if slices.Contains(c.Grants, store.GrantAuthorizationCode) {
+			if err := s.oneIntegration(ctx, tx, c); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, tenant_id, name, grants, scopes, audiences,
-			redirect_uris, access_token_ttl, token_format, issue_quota, secrets, created_at, updated_at, granted_tenants, rate_limits)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, clientArgs(c)...); err != nil {
+			redirect_uris, access_token_ttl, token_format, issue_quota, secrets, created_at, updated_at, granted_tenants,
+			rate_limits, owner_user_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, clientArgs(c)...); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, ev)
 	})
+}
+
+// oneIntegration applies the tenant policy OneActiveIntegration to c, which
+// is gaining the authorization_code grant. The tenant's row stays locked
+// until the transaction ends, so two such writes serialize and the second
+// sees the first (SQLite's BEGIN IMMEDIATE already serializes every write).
+func (s *DB) oneIntegration(ctx context.Context, tx *sql.Tx, c *store.Client) error {
+	t, err := scanTenant(tx.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`+s.d.ForUpdate, c.TenantID))
+	if err != nil || !t.Settings.OneActiveIntegration {
+		return err
+	}
+	// LIKE narrows the scan; the JSON decides (_ is a LIKE wildcard).
+	rows, err := tx.QueryContext(ctx, `SELECT id, grants FROM clients WHERE tenant_id = $1 AND id <> $2 AND grants LIKE $3
+		ORDER BY id`, c.TenantID, c.ID, `%"`+store.GrantAuthorizationCode+`"%`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, js string
+		var grants []string
+		if err := rows.Scan(&id, &js); err != nil {
+			return err
+		}
+		if err := fromJSON(js, &grants); err != nil {
+			return err
+		}
+		if slices.Contains(grants, store.GrantAuthorizationCode) {
+			return &store.OneIntegrationError{ClientID: id}
+		}
+	}
+	return rows.Err()
 }
 
 // GetClient implements store.Clients.
@@ -91,15 +130,20 @@ func (s *DB) UpdateClient(ctx context.Context, id string, mutate func(*store.Cli
 		if err != nil {
 			return err
 		}
-		tenant := c.TenantID
+		tenant, had := c.TenantID, slices.Contains(c.Grants, store.GrantAuthorizationCode)
 		if err := mutate(c); err != nil {
 			return err
 		}
 		c.ID, c.TenantID = id, tenant
+		if !had && slices.Contains(c.Grants, store.GrantAuthorizationCode) {
+			if err := s.oneIntegration(ctx, tx, c); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE clients SET tenant_id = $2, name = $3, grants = $4, scopes = $5,
 			audiences = $6, redirect_uris = $7, access_token_ttl = $8, token_format = $9, issue_quota = $10,
-			secrets = $11, created_at = $12, updated_at = $13, granted_tenants = $14, rate_limits = $15
-			WHERE id = $1`, clientArgs(c)...); err != nil {
+			secrets = $11, created_at = $12, updated_at = $13, granted_tenants = $14, rate_limits = $15,
+			owner_user_id = $16 WHERE id = $1`, clientArgs(c)...); err != nil {
 			return err
 		}
 		out = c

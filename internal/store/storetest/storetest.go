@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateClientAborts", testUpdateClientAborts},
 		{"UpdateClientConcurrent", testUpdateClientConcurrent},
 		{"ClientUsageConcurrent", testClientUsageConcurrent},
+		{"OneIntegration", testOneIntegration},
+		{"OneIntegrationConcurrent", testOneIntegrationConcurrent},
 		{"Keys", testKeys},
 		{"RotateKeyConcurrent", testRotateKeyConcurrent},
 		{"OpaqueTokens", testOpaqueTokens},
@@ -78,7 +80,7 @@ func mustClient(t *testing.T, s store.Store, tenantID, id string) *store.Client 
 		AccessTokenTTL: 10 * time.Minute, TokenFormat: store.FormatJWT, IssueQuota: store.Quota{Count: 100, Per: time.Hour},
 		RateLimits: store.RateLimits{Read: store.Quota{Count: 1000, Per: time.Minute}, Write: store.Quota{Count: 10, Per: 24 * time.Hour}},
 		Secrets:    []store.ClientSecret{{ID: "s1", Digest: "ab", Hint: "gate_sk_abcd", CreatedAt: now(), ExpiresAt: &exp}},
-		CreatedAt:  now(), UpdatedAt: now(),
+		CreatedAt:  now(), UpdatedAt: now(), OwnerUserID: "usr_" + id,
 	}
 	if err := s.CreateClient(ctx, c, ev("client.create", tenantID)); err != nil {
 		t.Fatalf("CreateClient(%s): %v", id, err)
@@ -165,7 +167,8 @@ func testClients(t *testing.T, s store.Store) {
 	}
 	if got.TenantID != tn.ID || got.AccessTokenTTL != 10*time.Minute || got.IssueQuota != c.IssueQuota || got.RateLimits != c.RateLimits ||
 		len(got.Secrets) != 1 || got.Secrets[0].Digest != "ab" || !got.Secrets[0].ExpiresAt.Equal(*c.Secrets[0].ExpiresAt) ||
-		fmt.Sprint(got.Scopes) != "[read write]" || fmt.Sprint(got.Audiences) != "[api]" || got.RedirectURIs == nil || got.GrantedTenants == nil {
+		fmt.Sprint(got.Scopes) != "[read write]" || fmt.Sprint(got.Audiences) != "[api]" || got.RedirectURIs == nil || got.GrantedTenants == nil ||
+		got.OwnerUserID != "usr_c1" {
 		t.Fatalf("GetClient = %+v", got)
 	}
 
@@ -174,6 +177,7 @@ func testClients(t *testing.T, s store.Store) {
 		c.Secrets = append(c.Secrets, store.ClientSecret{ID: "s2", Digest: "cd", CreatedAt: now()})
 		c.GrantedTenants = []string{"t_other"}
 		c.RateLimits.Write = store.Quota{} // back to inheriting the tenant's
+		c.OwnerUserID = ""
 		return nil
 	}, ev("client.rotate_secret", tn.ID))
 	if err != nil || len(up.Secrets) != 2 || up.TenantID != tn.ID {
@@ -182,8 +186,8 @@ func testClients(t *testing.T, s store.Store) {
 	if got, _ := s.GetClient(ctx, "c1"); fmt.Sprint(got.GrantedTenants) != "[t_other]" {
 		t.Fatalf("granted tenants not stored: %v", got.GrantedTenants)
 	}
-	if got, _ := s.GetClient(ctx, "c1"); got.RateLimits != (store.RateLimits{Read: c.RateLimits.Read}) {
-		t.Fatalf("rate limits not stored: %+v", got.RateLimits)
+	if got, _ := s.GetClient(ctx, "c1"); got.RateLimits != (store.RateLimits{Read: c.RateLimits.Read}) || got.OwnerUserID != "" {
+		t.Fatalf("rate limits or owner not stored: %+v, %q", got.RateLimits, got.OwnerUserID)
 	}
 	list, err := s.ListClients(ctx, tn.ID, store.Page{})
 	if err != nil || len(list) != 2 || list[0].ID != "c1" || len(list[0].Secrets) != 2 {
