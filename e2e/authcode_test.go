@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"errors"
 	"html"
 	"io"
@@ -488,4 +489,39 @@ func TestLoginThrottle(t *testing.T) {
 		events, err := s.Admin.Audit(ctx, "acme", admin.AuditQuery{Action: "user.login_failed"})
 		return err == nil && len(events.Items) == 10
 	})
+}
+
+// A session ends at its absolute lifetime however often it is refreshed;
+// the tenant's settings override the server's lifetime and grace window.
+func TestSessionLifetimeAndTenantGrace(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	f := newFlow(t, s)
+	if _, err := s.Admin.UpdateTenant(ctx, "acme", admin.TenantInput{Settings: &admin.TenantSettingsInput{
+		SessionLifetime: ptr(int64(3600)), RefreshGrace: ptr(int64(5))}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.exchange(t)
+	db := s.Store.(interface{ SQL() *sql.DB }).SQL()
+	var exp int64
+	if err := db.QueryRow(`SELECT expires_at FROM refresh_families`).Scan(&exp); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(time.UnixMicro(exp)); d < 59*time.Minute || d > time.Hour {
+		t.Errorf("session lifetime %v, want the tenant's hour", d)
+	}
+	first := refresh(t, s, f.client, tok.RefreshToken)
+	if retry := refresh(t, s, f.client, tok.RefreshToken); retry.Status != 200 || retry.JSON["refresh_token"] != first.JSON["refresh_token"] {
+		t.Errorf("the tenant's grace window: %d %s", retry.Status, retry.Body)
+	}
+	// An hour passes (the clock is the store's: move the family's end).
+	if _, err := db.Exec(`UPDATE refresh_families SET expires_at = $1`, time.Now().Add(-time.Second).UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	r := refresh(t, s, f.client, first.JSON["refresh_token"].(string))
+	if r.Status != 400 || r.JSON["error"] != "invalid_grant" || !strings.Contains(r.JSON["error_description"].(string), "authorize again") {
+		t.Errorf("refresh after the session's lifetime: %d %s", r.Status, r.Body)
+	}
+	if _, err := s.Admin.UpdateTenant(ctx, "acme", admin.TenantInput{Settings: &admin.TenantSettingsInput{RefreshGrace: ptr(int64(61))}}); err == nil {
+		t.Error("a grace window over a minute was accepted")
+	}
 }

@@ -72,7 +72,7 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
 		rt := secret.New(secret.RefreshToken)
 		fam := &store.RefreshFamily{ID: secret.NewID("rf"), ClientID: c.Client.ID, TenantID: c.Tenant.ID, UserID: u.ID,
-			Scope: ac.Scope, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.FamilyLifetime),
+			Scope: ac.Scope, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.familyLifetime(c.Tenant)),
 			Generation: 1, RotatedAt: now, AccessTokens: issued(nil, m, now)}
 		ev := audit.New(ctx, now, c.Tenant.ID, "user:"+u.ID, "oauth.code_redeem", c.Client.ID, audit.Success)
 		reuse := audit.New(ctx, now, c.Tenant.ID, "client:"+c.Client.ID, "oauth.code_reuse", c.Client.ID, audit.Failure)
@@ -142,6 +142,7 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
 		now := s.Now()
 		next := secret.New(secret.RefreshToken)
+		grace := s.refreshGrace(c.Tenant)
 		var outcome *protocol.Error
 		var replay *tokenResponse
 		_, err := s.Store.UpdateFamilyByToken(ctx, digest, func(f *store.RefreshFamily, gen int64) (string, *store.Event, error) {
@@ -157,13 +158,13 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 				f.RotatedAt = now
 				f.AccessTokens = issued(f.AccessTokens, m, now)
 				f.Replay = nil
-				if s.RefreshGrace > 0 {
+				if grace > 0 {
 					out := *resp
 					out.RefreshToken = next
 					f.Replay = s.Sealer.Seal(mustJSON(out), []byte(f.ID))
 				}
 				return secret.Hash(next).String(), nil, nil
-			case gen == f.Generation-1 && s.RefreshGrace > 0 && now.Before(f.RotatedAt.Add(s.RefreshGrace)) && f.Replay != nil:
+			case gen == f.Generation-1 && grace > 0 && now.Before(f.RotatedAt.Add(grace)) && f.Replay != nil:
 				// A retry of a response that was lost: the same pair again.
 				if b, err := s.Sealer.Open(f.Replay, []byte(f.ID)); err == nil && json.Unmarshal(b, &replay) == nil {
 					return "", nil, nil
@@ -194,6 +195,22 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 		return nil
 	}
 	return req, finish, nil
+}
+
+// familyLifetime and refreshGrace are the tenant's settings, else the
+// server's.
+func (s *Server) familyLifetime(t *store.Tenant) time.Duration {
+	if l := t.Settings.SessionLifetime; l > 0 {
+		return l
+	}
+	return s.FamilyLifetime
+}
+
+func (s *Server) refreshGrace(t *store.Tenant) time.Duration {
+	if g := t.Settings.RefreshGrace; g > 0 {
+		return g
+	}
+	return s.RefreshGrace
 }
 
 // apiUser loads the user a code or family acts for, who must still exist

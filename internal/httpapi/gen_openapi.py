@@ -13,6 +13,8 @@ schemas={
    "rate_limits":{**ref("RateLimits"),"description":"gateway budgets of the tenant's clients that set none of their own"},
    "allow_http_redirects":{"type":"boolean","description":"permit http:// redirect URIs (never localhost); each registration is logged"},
    "allow_local_redirects":{"type":"boolean","description":"permit localhost, loopback and private-address redirect URIs (development)"},
+   "session_lifetime":{**I,"minimum":0,"description":"seconds a user authorization (refresh family) lasts however often it is refreshed, 3600 to 31536000; 0 = the server's --refresh-family-lifetime (30 days)"},
+   "refresh_grace":{**I,"minimum":0,"maximum":60,"description":"seconds after a refresh in which the client may retry it with the same token and get the same pair (a lost response); 0 = the server's --refresh-grace (off by default)"},
    "one_active_integration":{"type":"boolean","description":"allow one client with the authorization_code grant (an API configuration) in the tenant; creating a second, or adding the grant to another client, fails with 409 until the first is deleted"}}},
  "Tenant":{"type":"object","required":["id","name","settings","created_at","updated_at"],"properties":{"id":S,"name":{**S,"description":"case-sensitive, unique, used in URLs"},"settings":ref("TenantSettings"),"created_at":T,"updated_at":T}},
  "TenantInput":{"type":"object","additionalProperties":False,"properties":{"name":{**S,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"settings":ref("TenantSettings")}},

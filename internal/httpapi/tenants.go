@@ -14,7 +14,8 @@ func tenantJSON(t *store.Tenant) admin.Tenant {
 	return admin.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second),
 			RateLimits: rateLimitsJSON(t.Settings.RateLimits), AllowHTTPRedirects: t.Settings.AllowHTTPRedirects,
-			AllowLocalRedirects: t.Settings.AllowLocalRedirects, OneActiveIntegration: t.Settings.OneActiveIntegration}}
+			AllowLocalRedirects: t.Settings.AllowLocalRedirects, OneActiveIntegration: t.Settings.OneActiveIntegration,
+			SessionLifetime: int64(t.Settings.SessionLifetime / time.Second), RefreshGrace: int64(t.Settings.RefreshGrace / time.Second)}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -53,6 +54,12 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	}
 	if in.Settings.AccessTokenTTL != nil {
 		t.Settings.AccessTokenTTL = seconds(*in.Settings.AccessTokenTTL)
+	}
+	if in.Settings.SessionLifetime != nil {
+		t.Settings.SessionLifetime = seconds(*in.Settings.SessionLifetime)
+	}
+	if in.Settings.RefreshGrace != nil {
+		t.Settings.RefreshGrace = seconds(*in.Settings.RefreshGrace)
 	}
 	if rl := in.Settings.RateLimits; rl != nil {
 		if q := quotaPtr(rl.Read); q != nil {

@@ -21,8 +21,13 @@ type TenantSettings struct {
 	RateLimits RateLimits `json:"rate_limits,omitzero"`
 	// AllowHTTPRedirects permits http:// redirect URIs; AllowLocalRedirects
 	// localhost, loopback and private addresses (development).
-	AllowHTTPRedirects  bool `json:"allow_http_redirects,omitempty"`
-	AllowLocalRedirects bool `json:"allow_local_redirects,omitempty"`
+	AllowHTTPRedirects bool `json:"allow_http_redirects,omitempty"`
+	// SessionLifetime is a refresh family's absolute life and RefreshGrace
+	// the retry window of a rotation, for the tenant's users (zero: the
+	// server's --refresh-family-lifetime and --refresh-grace).
+	SessionLifetime     time.Duration `json:"session_lifetime,omitempty"`
+	RefreshGrace        time.Duration `json:"refresh_grace,omitempty"`
+	AllowLocalRedirects bool          `json:"allow_local_redirects,omitempty"`
 	// OneActiveIntegration allows at most one client with the
 	// authorization_code grant (an "API configuration") in the tenant; the
 	// store refuses a second with OneIntegrationError.

@@ -33,6 +33,12 @@ func Validate(t *store.Tenant) error {
 	if ttl := t.Settings.AccessTokenTTL; ttl != 0 && (ttl < time.Minute || ttl > 30*24*time.Hour) {
 		bad = append(bad, "access_token_ttl must be between 1m and 720h, or 0 for the server default")
 	}
+	if l := t.Settings.SessionLifetime; l != 0 && (l < time.Hour || l > 365*24*time.Hour) {
+		bad = append(bad, "session_lifetime must be between 1h and 8760h, or 0 for the server default")
+	}
+	if g := t.Settings.RefreshGrace; g < 0 || g > time.Minute {
+		bad = append(bad, "refresh_grace must be between 0 and 60 seconds, or 0 for the server default")
+	}
 	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}

@@ -25,6 +25,11 @@ type TenantSettings struct {
 	// OneActiveIntegration allows one client with the authorization_code
 	// grant in the tenant; creating a second fails with 409.
 	OneActiveIntegration bool `json:"one_active_integration"`
+	// SessionLifetime (seconds) bounds a user authorization however often it
+	// is refreshed; RefreshGrace (seconds) lets a client retry a lost
+	// refresh. 0: the server's defaults.
+	SessionLifetime int64 `json:"session_lifetime"`
+	RefreshGrace    int64 `json:"refresh_grace"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -40,6 +45,8 @@ type TenantSettingsInput struct {
 	AllowHTTPRedirects   *bool            `json:"allow_http_redirects,omitempty"`
 	AllowLocalRedirects  *bool            `json:"allow_local_redirects,omitempty"`
 	OneActiveIntegration *bool            `json:"one_active_integration,omitempty"`
+	SessionLifetime      *int64           `json:"session_lifetime,omitempty"`
+	RefreshGrace         *int64           `json:"refresh_grace,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
