@@ -525,3 +525,23 @@ func TestSessionLifetimeAndTenantGrace(t *testing.T) {
 		t.Error("a grace window over a minute was accepted")
 	}
 }
+
+// RFC 6749 §4.1.3: a client that named no redirect_uri (it has exactly one
+// registered) need not name one at the token endpoint; one that named it
+// must repeat it exactly.
+func TestRedirectURIOmitted(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	f := newFlow(t, s)
+	conf := *f.conf
+	conf.RedirectURL = ""
+	verifier := oauth2.GenerateVerifier()
+	q := f.authorize(t, browser(t), conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+		t.Errorf("no redirect_uri in either request: %v", err)
+	}
+	verifier = oauth2.GenerateVerifier()
+	q = f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
+		t.Errorf("redirect_uri named, then left out: %v", err)
+	}
+}

@@ -54,6 +54,7 @@ func (s *Server) mountAuthorize(mux *http.ServeMux) {
 type authzRequest struct {
 	client   *clients.Resolved
 	redirect string
+	given    bool // redirect_uri was in the request (RFC 6749 §4.1.3 then wants it again)
 	state    string
 	scope    []string
 	nonce    string
@@ -62,9 +63,13 @@ type authzRequest struct {
 
 // params are the request's parameters, carried through the forms.
 func (a *authzRequest) params() url.Values {
-	return url.Values{"response_type": {"code"}, "client_id": {a.client.Client.ID}, "redirect_uri": {a.redirect},
+	v := url.Values{"response_type": {"code"}, "client_id": {a.client.Client.ID},
 		"state": {a.state}, "scope": {strings.Join(a.scope, " ")}, "nonce": {a.nonce},
 		"code_challenge": {a.chal}, "code_challenge_method": {"S256"}}
+	if a.given {
+		v.Set("redirect_uri", a.redirect)
+	}
+	return v
 }
 
 // parseAuthz validates an authorization request. Until the client and its
@@ -80,16 +85,16 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 	if err != nil {
 		return nil, "This application is not known to Gatehouse.", nil
 	}
-	redirect := q.Get("redirect_uri")
+	redirect, given := q.Get("redirect_uri"), q.Has("redirect_uri")
 	// Exact string comparison with a registered URI (RFC 9700 §4.1.3);
 	// with none given and exactly one registered, that one.
-	if redirect == "" && len(c.Client.RedirectURIs) == 1 {
+	if !given && len(c.Client.RedirectURIs) == 1 {
 		redirect = c.Client.RedirectURIs[0]
 	}
 	if !slices.Contains(c.Client.RedirectURIs, redirect) {
 		return nil, "The redirect address does not match one this application registered, so Gatehouse will not send you there.", nil
 	}
-	a = &authzRequest{client: c, redirect: redirect, state: q.Get("state"), nonce: q.Get("nonce"), chal: q.Get("code_challenge")}
+	a = &authzRequest{client: c, redirect: redirect, given: given, state: q.Get("state"), nonce: q.Get("nonce"), chal: q.Get("code_challenge")}
 	switch {
 	case q.Get("response_type") != "code":
 		return a, "", &protocol.Error{Code: "unsupported_response_type", Description: "response_type must be code"}
@@ -258,7 +263,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 	}
 	code := randomToken()
 	err = s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
-		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: a.redirect, Scope: strings.Join(scope, " "), Nonce: a.nonce,
+		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: redirectParam(a), Scope: strings.Join(scope, " "), Nonce: a.nonce,
 		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)})
 	if err != nil {
 		s.Log.Error("authorize: store code", "err", err)
@@ -284,6 +289,15 @@ func (s *Server) notOwner(w http.ResponseWriter, r *http.Request, a *authzReques
 	s.Audit.Record(ev)
 	s.render(w, r, http.StatusForbidden, "error", pageData{Message: "This integration belongs to another user. Only its owner can authorize it."})
 	return true
+}
+
+// redirectParam is the redirect_uri the token request must repeat: the one
+// the authorization request named, or "" when it named none.
+func redirectParam(a *authzRequest) string {
+	if a.given {
+		return a.redirect
+	}
+	return ""
 }
 
 // redirectError sends an error back to the client (RFC 6749 §4.1.2.1).

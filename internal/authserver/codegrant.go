@@ -58,7 +58,9 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 	if ac.ClientID != c.Client.ID || !now.Before(ac.ExpiresAt) {
 		return nil, nil, errBadCode
 	}
-	if p.Get("redirect_uri") != ac.RedirectURI {
+	// RFC 6749 §4.1.3: required, and identical, if the authorization
+	// request included it.
+	if ac.RedirectURI != "" && p.Get("redirect_uri") != ac.RedirectURI {
 		return nil, nil, protocol.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
 	}
 	if !pkceMatches(verifier, ac.Challenge) {
