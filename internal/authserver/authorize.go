@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -401,8 +400,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, d); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
-		s.Log.Warn("authorize: render", "page", name, "err", err)
+	if err := pages.ExecuteTemplate(w, name, d); err != nil {
+		s.Log.Warn("authorize: render", "page", name, "err", err) // the browser went away
 	}
 }
 
