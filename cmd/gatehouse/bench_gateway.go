@@ -16,6 +16,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/loadgen"
+	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // upstreamBody is the bench upstream's answer: 200 bytes of JSON, a typical
@@ -56,8 +59,10 @@ func get(url, authorization string) func() *http.Request {
 }
 
 // benchGateway measures one small GET (a) straight to the upstream, (b)
-// through a bare reverse proxy, (c) through the gateway with a JWT, and (e)
-// the same with the rate limit kept in Redis; (d), PATs, does not exist yet.
+// through a bare reverse proxy, (c) through the gateway with a JWT, (d) the
+// same with a user's personal access token (a digest lookup cached for the
+// deny-list interval, the user's API access and role scopes, batched
+// last-use), and (e) the JWT with the rate limit kept in Redis.
 func benchGateway(ctx context.Context, env *cmdEnv, o benchOptions) (err error) {
 	upURL, closeUp, err := startBaseline(upstreamBody)
 	if err != nil {
@@ -89,7 +94,8 @@ func benchGateway(ctx context.Context, env *cmdEnv, o benchOptions) (err error) 
 		return err
 	}
 	defer func() { err = errors.Join(err, gw.stop()) }()
-	targets = append(targets, target{"(c) gateway, JWT, in-process limit", gw.get(path)})
+	targets = append(targets, target{"(c) gateway, JWT, in-process limit", gw.get(path)},
+		target{"(d) gateway, PAT, in-process limit", get(gw.PublicURL()+"/"+path, gw.pat)})
 	rl, redisNote, err := startRedisGateway(ctx, o, routes)
 	if err != nil {
 		return err
@@ -118,19 +124,20 @@ func benchGateway(ctx context.Context, env *cmdEnv, o benchOptions) (err error) 
 }
 
 // gatewayTally collects the gateway section's ratios round by round.
-type gatewayTally struct{ cb, eb, added []float64 }
+type gatewayTally struct{ cb, db, eb, added []float64 }
 
 // round prints one round's results, (a) to (e), and its ratios; res holds
-// a, b, c and, unless it was skipped for redisNote, e.
+// a, b, c, d and, unless it was skipped for redisNote, e.
 func (t *gatewayTally) round(w io.Writer, res []loadgen.Result, redisNote string) {
-	b, c := res[1], res[2]
+	b, c, d := res[1], res[2], res[3]
 	t.cb = append(t.cb, c.RPS()/b.RPS())
+	t.db = append(t.db, d.RPS()/b.RPS())
 	t.added = append(t.added, micros(c.P50-b.P50))
-	fmt.Fprintf(w, "  %s\n  %s\n  %s\n  (d) PAT: not available until personal access tokens land\n", res[0], b, c)
-	ratios := fmt.Sprintf("c/b %.2f", t.cb[len(t.cb)-1])
-	if len(res) > 3 {
-		t.eb = append(t.eb, res[3].RPS()/b.RPS())
-		fmt.Fprintf(w, "  %s\n", res[3])
+	fmt.Fprintf(w, "  %s\n  %s\n  %s\n  %s\n", res[0], b, c, d)
+	ratios := fmt.Sprintf("c/b %.2f, d/b %.2f", t.cb[len(t.cb)-1], t.db[len(t.db)-1])
+	if len(res) > 4 {
+		t.eb = append(t.eb, res[4].RPS()/b.RPS())
+		fmt.Fprintf(w, "  %s\n", res[4])
 		ratios += fmt.Sprintf(", e/b %.2f", t.eb[len(t.eb)-1])
 	} else {
 		fmt.Fprintf(w, "  (e) Redis: skipped, %s\n", redisNote)
@@ -139,7 +146,7 @@ func (t *gatewayTally) round(w io.Writer, res []loadgen.Result, redisNote string
 }
 
 func (t *gatewayTally) summary(w io.Writer) {
-	medians := fmt.Sprintf("c/b %.2f", median(t.cb))
+	medians := fmt.Sprintf("c/b %.2f, d/b %.2f", median(t.cb), median(t.db))
 	if len(t.eb) > 0 {
 		medians += fmt.Sprintf(", e/b %.2f", median(t.eb))
 	}
@@ -166,10 +173,11 @@ func startBareProxy(upstream string) (string, func(), error) {
 }
 
 // gatewayApp is a bench Gatehouse serving the routes file, with an access
-// token obtained once for its client.
+// token obtained once for its client and a PAT of a user whose role grants
+// the route's scope.
 type gatewayApp struct {
 	*benchApp
-	bearer string
+	bearer, pat string
 }
 
 func startGatewayApp(ctx context.Context, o benchOptions, routes, redisURL string) (*gatewayApp, error) {
@@ -184,10 +192,37 @@ func startGatewayApp(ctx context.Context, o benchOptions, routes, redisURL strin
 	if err == nil {
 		err = json.Unmarshal(body, &tok)
 	}
+	var pat string
+	if err == nil {
+		pat, err = benchPAT(ctx, a)
+	}
 	if err != nil {
 		return nil, errors.Join(err, a.stop())
 	}
-	return &gatewayApp{benchApp: a, bearer: "Bearer " + tok.AccessToken}, nil
+	return &gatewayApp{benchApp: a, bearer: "Bearer " + tok.AccessToken, pat: "Bearer " + pat}, nil
+}
+
+// benchPAT makes a user of the bench tenant with API access and a role
+// granting "read", and a never-expiring personal access token for them.
+func benchPAT(ctx context.Context, a *benchApp) (string, error) {
+	t, err := a.Store.GetTenant(ctx, "bench")
+	if err != nil {
+		return "", err
+	}
+	if err := a.Users.CreateRole(ctx, &store.Role{TenantID: t.ID, Name: "bench_reader", Scopes: []string{"read"}}, store.Event{}); err != nil {
+		return "", err
+	}
+	email, name, enabled := "bench@bench.example", "Bench", true
+	u, err := a.Users.Create(ctx, t.ID, &users.Patch{Email: &email, Name: &name,
+		Roles: &[]string{"bench_reader"}, APIEnabled: &enabled}, store.Event{})
+	if err != nil {
+		return "", err
+	}
+	made, err := a.PATs.Create(ctx, t.ID, u.ID, "bench", pats.Expiry{Never: true}, store.Event{})
+	if err != nil {
+		return "", err
+	}
+	return made.Token, nil
 }
 
 // get makes authorized GET requests for path on the public listener.

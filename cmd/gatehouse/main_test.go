@@ -258,10 +258,10 @@ func TestBenchRuns(t *testing.T) {
 	for _, want := range []string{
 		`median ratio b/a: \d`,
 		`\(c\) gateway, JWT.* req/s `,
-		`\(d\) PAT: not available`,
+		`\(d\) gateway, PAT.* req/s `,
 		`\(e\) (gateway, JWT, Redis limit .* req/s |Redis: skipped)`,
-		`ratios c/b \d+\.\d\d(, e/b \d+\.\d\d)?; added p50 \(c-b\) -?\d+µs`,
-		`median c/b \d+\.\d\d.*; added p50 -?\d+µs \(target`,
+		`ratios c/b \d+\.\d\d, d/b \d+\.\d\d(, e/b \d+\.\d\d)?; added p50 \(c-b\) -?\d+µs`,
+		`median c/b \d+\.\d\d, d/b \d+\.\d\d.*; added p50 -?\d+µs \(target`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out.String()) {
 			t.Errorf("bench output lacks %s", want)

@@ -33,9 +33,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/selfservice"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
@@ -52,6 +54,7 @@ type App struct {
 	Clients  *clients.Service
 	Tenants  *tenants.Service
 	Users    *users.Service
+	PATs     *pats.Service
 	Tokens   *token.Service
 	Auth     *authn.Authenticator
 	Gateway  *gateway.Gateway
@@ -115,8 +118,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err := a.openLimiter(); err != nil {
 		return nil, err
 	}
+	a.PATs = &pats.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
-		CacheTTL: cfg.DenyListRefresh}
+		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse}
+	a.PATs.Revoked = a.Auth.ForgetDigest
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
 	}
@@ -273,6 +278,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 		Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
+	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	a.mountHealth(pub)
 	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
@@ -283,7 +289,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	}
 
 	adm := http.NewServeMux()
-	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, Keys: a.Keys, BootstrapToken: bootstrap,
+	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
 		SignLink: a.Gateway.SignLink, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
@@ -365,6 +371,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.Clients.FlushUsage(fctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush usage: %w", err))
 	}
+	if err := a.PATs.FlushUsage(fctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush token usage: %w", err))
+	}
 	a.Close()
 	if err := errors.Join(errs...); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -388,6 +397,9 @@ func (a *App) housekeeping(ctx context.Context) {
 		case <-flush.C:
 			if err := a.Clients.FlushUsage(ctx); err != nil {
 				a.Log.Warn("usage flush failed", "err", err)
+			}
+			if err := a.PATs.FlushUsage(ctx); err != nil {
+				a.Log.Warn("token usage flush failed", "err", err)
 			}
 		case <-reload.C:
 			if err := a.Keys.Load(ctx); err != nil {

@@ -3,7 +3,9 @@
 // opaque Gatehouse token (looked up by digest, cached briefly with negative
 // caching), checked against an in-memory copy of the jti deny list that
 // every replica refreshes each second, and against the token's client,
-// which must still exist. PATs and IdP tokens join here as they land.
+// which must still exist; and personal access tokens (gate_pat_…), looked
+// up by digest and cached like opaque tokens, honoured while their user
+// exists and has API access. IdP tokens join here as they land.
 package authn
 
 import (
@@ -28,8 +30,10 @@ type Principal struct {
 	Tenant   string // the home tenant
 	Scopes   []string
 	Audience []string
-	Auth     string // client_credentials, …
-	Expiry   time.Time
+	Auth     string    // client_credentials, authorization_code, pat, …
+	Expiry   time.Time // zero: a PAT that never expires
+	// PATID is the personal access token's id when Auth is "pat".
+	PATID string
 	// RateKey names the budget the caller draws from (per integration for
 	// client tokens).
 	RateKey string
@@ -79,6 +83,14 @@ var (
 type Users interface {
 	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
 	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
+	// Scopes is what the user's roles grant (a PAT acts with them).
+	Scopes(ctx context.Context, u *store.User) ([]string, error)
+}
+
+// PATs is what authn needs to resolve personal access tokens.
+type PATs interface {
+	GetPATByDigest(ctx context.Context, digest string) (*store.PAT, error)
+	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
 }
 
 // Authenticator resolves bearer tokens.
@@ -87,6 +99,10 @@ type Authenticator struct {
 	Clients *clients.Service
 	Store   store.Tokens
 	Users   Users // nil: no user tokens
+	PATs    PATs  // nil: no personal access tokens
+	// PATUsed, when set, is told of each accepted PAT with the caller's IP
+	// (batched by the pats service).
+	PATUsed func(id, ip string, at time.Time)
 	Log     *slog.Logger
 	Now     func() time.Time
 	// CacheTTL bounds how long an opaque-token lookup is trusted.
@@ -96,6 +112,7 @@ type Authenticator struct {
 	access   map[string]accessEntry // tenant/user → API access, briefly
 	verified map[[32]byte]*entry    // token digest → claims of a good token
 	failed   map[[32]byte]*entry    // token digest → why a well-formed token failed
+	pats     map[string]*patEntry   // PAT digest (hex) → the token, or why it failed
 	denied   atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
@@ -130,6 +147,9 @@ const (
 // or ErrRevoked for a bad token; anything else is an internal failure.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
 	now := a.Now()
+	if strings.HasPrefix(raw, patPrefix) {
+		return a.authenticatePAT(ctx, raw, now)
+	}
 	c, err := a.claims(ctx, raw, now)
 	if err != nil {
 		return nil, err
@@ -148,7 +168,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 		return nil, err
 	}
 	if c.Auth == "authorization_code" {
-		if err := a.userAccess(ctx, owner.Tenant.ID, c.Subject, now); err != nil {
+		if _, err := a.userAccess(ctx, owner.Tenant.ID, c.Subject, now); err != nil {
 			return nil, err
 		}
 	}
@@ -320,44 +340,49 @@ func (a *Authenticator) Revoked(raw string, c *token.Claims) {
 }
 
 type accessEntry struct {
-	err   error // nil: has access
-	until time.Time
+	err    error    // nil: has access
+	scopes []string // what the user's roles grant, when err is nil
+	until  time.Time
 }
 
 // userAccess checks, at request time, that the user a token acts for still
-// exists and has API access; the answer is kept for CacheTTL.
-func (a *Authenticator) userAccess(ctx context.Context, tenantID, userID string, now time.Time) error {
+// exists and has API access, and returns the scopes the user's roles
+// grant; the answer is kept for CacheTTL.
+func (a *Authenticator) userAccess(ctx context.Context, tenantID, userID string, now time.Time) ([]string, error) {
 	if a.Users == nil {
-		return ErrInvalid
+		return nil, ErrInvalid
 	}
 	key := tenantID + "/" + userID
 	a.mu.RLock()
 	e, ok := a.access[key]
 	a.mu.RUnlock()
 	if ok && now.Before(e.until) {
-		return e.err
+		return e.scopes, e.err
 	}
 	var verdict error
+	var scopes []string
 	u, err := a.Users.Get(ctx, tenantID, userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		verdict = ErrInvalid // the user was deleted: their tokens die with them
 	case err != nil:
-		return err
+		return nil, err
 	default:
 		ok, err := a.Users.HasAPIAccess(ctx, u)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
 			verdict = ErrNoAPIAccess
+		} else if scopes, err = a.Users.Scopes(ctx, u); err != nil {
+			return nil, err
 		}
 	}
 	a.mu.Lock()
 	if a.access == nil || len(a.access) >= maxFailed {
 		a.access = make(map[string]accessEntry)
 	}
-	a.access[key] = accessEntry{err: verdict, until: now.Add(a.CacheTTL)}
+	a.access[key] = accessEntry{err: verdict, scopes: scopes, until: now.Add(a.CacheTTL)}
 	a.mu.Unlock()
-	return verdict
+	return scopes, verdict
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -40,6 +41,7 @@ type API struct {
 	Clients *clients.Service
 	Keys    *keys.Manager
 	Users   *users.Service
+	PATs    *pats.Service
 	// BootstrapToken, when set, is the digest of the admin token given by
 	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
 	BootstrapToken *secret.Digest
@@ -82,6 +84,9 @@ var Routes = []Route{
 	{"GET", "/admin/v1/tenants/{tenant}/users/{user}", (*API).getUser},
 	{"PATCH", "/admin/v1/tenants/{tenant}/users/{user}", (*API).updateUser},
 	{"DELETE", "/admin/v1/tenants/{tenant}/users/{user}", (*API).deleteUser},
+	{"GET", "/admin/v1/tenants/{tenant}/users/{user}/tokens", (*API).listUserTokens},
+	{"DELETE", "/admin/v1/tenants/{tenant}/users/{user}/tokens/{token}", (*API).revokeUserToken},
+	{"GET", "/admin/v1/tenants/{tenant}/tokens/expiring", (*API).expiringTokens},
 	{"GET", "/admin/v1/tenants/{tenant}/groups", (*API).listGroups},
 	{"POST", "/admin/v1/tenants/{tenant}/groups", (*API).createGroup},
 	{"GET", "/admin/v1/tenants/{tenant}/groups/{group}", (*API).getGroup},

@@ -15,7 +15,10 @@ schemas={
    "allow_local_redirects":{"type":"boolean","description":"permit localhost, loopback and private-address redirect URIs (development)"},
    "session_lifetime":{**I,"minimum":0,"description":"seconds a user authorization (refresh family) lasts however often it is refreshed, 3600 to 31536000; 0 = the server's --refresh-family-lifetime (30 days)"},
    "refresh_grace":{**I,"minimum":0,"maximum":60,"description":"seconds after a refresh in which the client may retry it with the same token and get the same pair (a lost response); 0 = the server's --refresh-grace (off by default)"},
-   "one_active_integration":{"type":"boolean","description":"allow one client with the authorization_code grant (an API configuration) in the tenant; creating a second, or adding the grant to another client, fails with 409 until the first is deleted"}}},
+   "one_active_integration":{"type":"boolean","description":"allow one client with the authorization_code grant (an API configuration) in the tenant; creating a second, or adding the grant to another client, fails with 409 until the first is deleted"},
+   "pat_max_active":{**I,"minimum":0,"maximum":1000,"description":"live personal access tokens per user; 0 = 10. One more fails with 409 naming the limit"},
+   "pat_forbid_never":{"type":"boolean","description":"refuse personal access tokens that never expire"},
+   "pat_max_lifetime":{**I,"minimum":0,"description":"seconds a personal access token may live at most, one day to ten years; 0 = no cap (a cap also forbids never)"}}},
  "Tenant":{"type":"object","required":["id","name","settings","created_at","updated_at"],"properties":{"id":S,"name":{**S,"description":"case-sensitive, unique, used in URLs"},"settings":ref("TenantSettings"),"created_at":T,"updated_at":T}},
  "TenantInput":{"type":"object","additionalProperties":False,"properties":{"name":{**S,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"settings":ref("TenantSettings")}},
  "Quota":{"type":"object","properties":{"count":{**I,"minimum":0},"per":{**I,"description":"seconds","minimum":0}},"description":"at most count tokens (or requests) per `per` seconds; zeros turn an issue_quota off and make a rate limit inherit"},
@@ -64,8 +67,20 @@ schemas.update({
  "RoleInput":{"type":"object","additionalProperties":False,"required":["name","scopes"],"properties":{
    "name":{**S,"pattern":"^[a-z][a-z0-9_.-]{0,62}$","description":"not a preset's name"},"scopes":{**arr(S),"minItems":1,"maxItems":100}}},
 })
+schemas.update({
+ "PersonalToken":{"type":"object","required":["id","tenant","user_id","name","prefix","status","created_at","expires_at","revoked_at","last_used_at","last_used_ip"],
+   "description":"A user's personal access token (gate_pat_...). Only its SHA-256 is stored; the token itself is in the self-service creation response (POST /auth/tokens on the public listener) and nowhere else.",
+   "properties":{"id":S,"tenant":S,"user_id":S,"name":S,"prefix":{**S,"description":"the token's first characters, to tell tokens apart"},
+     "status":{"type":"string","enum":["active","revoked","expired"]},"created_at":T,
+     "expires_at":{**nullable(T),"description":"null: never expires"},"revoked_at":nullable(T),"last_used_at":nullable(T),
+     "last_used_ip":{**S,"description":"\"\" until first used"},
+     "token":{**S,"description":"the token, in the creation response only"}}},
+ "PersonalTokenInput":{"type":"object","additionalProperties":False,"required":["name","expiry"],
+   "description":"Self-service creation at POST /auth/tokens on the public listener (not an admin operation).",
+   "properties":{"name":{**S,"maxLength":100},"expiry":{**S,"description":"7d, 30d, 90d, never, a date (YYYY-MM-DD, valid through that day, UTC) or an RFC 3339 time"}}},
+})
 def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
-for n in ["Tenant","Client","Event","Key","User","Group","Role"]: schemas[n+"List"]=listof(n)
+for n in ["Tenant","Client","Event","Key","User","Group","Role","PersonalToken"]: schemas[n+"List"]=listof(n)
 def resp(desc, schema=None):
     r={"description":desc}
     if schema: r["content"]={"application/json":{"schema":schema}}
@@ -168,6 +183,22 @@ paths.update({
  "/admin/v1/tenants/{tenant}/roles/{role}":{
    "parameters":[tenant,role],
    "delete":op("Delete a tenant role no user holds","deleteRole",None,None,{"204":resp("deleted"),"404":err("no such tenant or tenant role (presets cannot be deleted)"),"409":err("users hold the role")})},
+})
+tnf={"404":err("no such tenant, user or token")}
+paths.update({
+ "/admin/v1/tenants/{tenant}/users/{user}/tokens":{
+   "parameters":[tenant,user],
+   "get":op("List a user's personal access tokens, newest first","listUserTokens",[p("include_revoked","query","true: revoked tokens too",{"type":"boolean"})],None,
+     {"200":resp("the user's tokens (one page)",ref("PersonalTokenList")),**unf})},
+ "/admin/v1/tenants/{tenant}/users/{user}/tokens/{token}":{
+   "parameters":[tenant,user,p("token","path","a personal access token's id")],
+   "delete":op("Revoke a user's personal access token: immediate and irreversible (every replica refuses it within a second)","revokeUserToken",None,None,
+     {"204":resp("revoked (or already revoked)"),**tnf})},
+ "/admin/v1/tenants/{tenant}/tokens/expiring":{
+   "parameters":[tenant],
+   "get":op("The tenant's live personal access tokens that expire within the next N days, soonest first","expiringTokens",
+     [p("days","query","the window in days, 1-366 (default 7)",{"type":"integer","minimum":1,"maximum":366})],None,
+     {"200":resp("the expiring tokens",ref("PersonalTokenList")),"400":err("bad days"),**nf})},
 })
 doc={"openapi":"3.1.0",
  "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them. User passwords appear in none."},

@@ -83,6 +83,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"Event", admin.Event{}}, {"Key", admin.Key{}}, {"RotateKeyInput", admin.RotateKeyInput{}}, {"LinkInput", admin.LinkInput{}}, {"Link", admin.Link{}}, {"Error", admin.Error{}},
 		{"User", admin.User{}}, {"UserInput", admin.UserInput{}}, {"APIAccessInput", admin.APIAccessInput{}},
 		{"Group", admin.Group{}}, {"GroupInput", admin.GroupInput{}}, {"Role", admin.Role{}}, {"RoleInput", admin.RoleInput{}},
+		{"PersonalToken", admin.PersonalToken{}}, {"PersonalTokenInput", admin.PersonalTokenInput{}},
 	} {
 		name, v := c.name, c.v
 		schema, ok := d.Components.Schemas[name]

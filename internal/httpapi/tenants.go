@@ -15,7 +15,9 @@ func tenantJSON(t *store.Tenant) admin.Tenant {
 		Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second),
 			RateLimits: rateLimitsJSON(t.Settings.RateLimits), AllowHTTPRedirects: t.Settings.AllowHTTPRedirects,
 			AllowLocalRedirects: t.Settings.AllowLocalRedirects, OneActiveIntegration: t.Settings.OneActiveIntegration,
-			SessionLifetime: int64(t.Settings.SessionLifetime / time.Second), RefreshGrace: int64(t.Settings.RefreshGrace / time.Second)}}
+			SessionLifetime: int64(t.Settings.SessionLifetime / time.Second), RefreshGrace: int64(t.Settings.RefreshGrace / time.Second),
+			PATMaxActive: t.Settings.PATMaxActive, PATForbidNever: t.Settings.PATForbidNever,
+			PATMaxLifetime: int64(t.Settings.PATMaxLifetime / time.Second)}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -61,6 +63,12 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	if in.Settings.RefreshGrace != nil {
 		t.Settings.RefreshGrace = seconds(*in.Settings.RefreshGrace)
 	}
+	if in.Settings.PATMaxActive != nil {
+		t.Settings.PATMaxActive = *in.Settings.PATMaxActive
+	}
+	if in.Settings.PATMaxLifetime != nil {
+		t.Settings.PATMaxLifetime = seconds(*in.Settings.PATMaxLifetime)
+	}
 	if rl := in.Settings.RateLimits; rl != nil {
 		if q := quotaPtr(rl.Read); q != nil {
 			t.Settings.RateLimits.Read = *q
@@ -73,7 +81,7 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 		in  *bool
 		out *bool
 	}{{in.Settings.AllowHTTPRedirects, &t.Settings.AllowHTTPRedirects}, {in.Settings.AllowLocalRedirects, &t.Settings.AllowLocalRedirects},
-		{in.Settings.OneActiveIntegration, &t.Settings.OneActiveIntegration}} {
+		{in.Settings.OneActiveIntegration, &t.Settings.OneActiveIntegration}, {in.Settings.PATForbidNever, &t.Settings.PATForbidNever}} {
 		if f.in != nil {
 			*f.out = *f.in
 		}

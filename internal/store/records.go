@@ -32,7 +32,17 @@ type TenantSettings struct {
 	// authorization_code grant (an "API configuration") in the tenant; the
 	// store refuses a second with OneIntegrationError.
 	OneActiveIntegration bool `json:"one_active_integration,omitempty"`
+	// PATMaxActive caps each user's live personal access tokens (zero:
+	// DefaultPATMaxActive); PATForbidNever refuses tokens that never
+	// expire; PATMaxLifetime caps a token's life (zero: no cap).
+	PATMaxActive   int           `json:"pat_max_active,omitempty"`
+	PATForbidNever bool          `json:"pat_forbid_never,omitempty"`
+	PATMaxLifetime time.Duration `json:"pat_max_lifetime,omitempty"`
 }
+
+// DefaultPATMaxActive is the per-user limit of live personal access tokens
+// for a tenant that sets none.
+const DefaultPATMaxActive = 10
 
 // RateLimits are a credential's gateway budgets, one for reads (GET, HEAD,
 // OPTIONS) and one for writes. A zero Quota inherits the next level's

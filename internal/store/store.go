@@ -57,6 +57,7 @@ type Store interface {
 	Audit
 	Admins
 	Users
+	PATs
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

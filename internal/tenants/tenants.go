@@ -39,6 +39,12 @@ func Validate(t *store.Tenant) error {
 	if g := t.Settings.RefreshGrace; g < 0 || g > time.Minute {
 		bad = append(bad, "refresh_grace must be between 0 and 60 seconds, or 0 for the server default")
 	}
+	if n := t.Settings.PATMaxActive; n < 0 || n > 1000 {
+		bad = append(bad, "pat_max_active must be 0 (the default, 10) to 1000")
+	}
+	if l := t.Settings.PATMaxLifetime; l != 0 && (l < 24*time.Hour || l > 10*365*24*time.Hour) {
+		bad = append(bad, "pat_max_lifetime must be 0 (no cap) or one day to ten years")
+	}
 	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}

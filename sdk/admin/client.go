@@ -325,6 +325,29 @@ func (c *API) DeleteRole(ctx context.Context, tenant, name string) error {
 	return c.do(ctx, "DELETE", tenantPath(tenant)+"/roles/"+url.PathEscape(name), nil, nil)
 }
 
+// ListUserTokens lists a user's personal access tokens, newest first;
+// revoked ones too when includeRevoked.
+func (c *API) ListUserTokens(ctx context.Context, tenant, user string, includeRevoked bool) ([]PersonalToken, error) {
+	path := userPath(tenant, user) + "/tokens"
+	if includeRevoked {
+		path += "?include_revoked=true"
+	}
+	var out List[PersonalToken]
+	return out.Items, c.do(ctx, "GET", path, nil, &out)
+}
+
+// RevokeUserToken revokes a user's personal access token, irreversibly.
+func (c *API) RevokeUserToken(ctx context.Context, tenant, user, id string) error {
+	return c.do(ctx, "DELETE", userPath(tenant, user)+"/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+// ExpiringTokens lists the tenant's live personal access tokens that
+// expire within the next days days, soonest first.
+func (c *API) ExpiringTokens(ctx context.Context, tenant string, days int) ([]PersonalToken, error) {
+	var out List[PersonalToken]
+	return out.Items, c.do(ctx, "GET", tenantPath(tenant)+"/tokens/expiring?days="+strconv.Itoa(days), nil, &out)
+}
+
 func pageQuery(after string, limit int) string {
 	v := url.Values{}
 	if after != "" {

@@ -30,6 +30,12 @@ type TenantSettings struct {
 	// refresh. 0: the server's defaults.
 	SessionLifetime int64 `json:"session_lifetime"`
 	RefreshGrace    int64 `json:"refresh_grace"`
+	// PATMaxActive caps each user's live personal access tokens (0: 10);
+	// PATForbidNever refuses tokens that never expire; PATMaxLifetime
+	// (seconds, 0: none) caps a token's life.
+	PATMaxActive   int   `json:"pat_max_active"`
+	PATForbidNever bool  `json:"pat_forbid_never"`
+	PATMaxLifetime int64 `json:"pat_max_lifetime"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -47,6 +53,9 @@ type TenantSettingsInput struct {
 	OneActiveIntegration *bool            `json:"one_active_integration,omitempty"`
 	SessionLifetime      *int64           `json:"session_lifetime,omitempty"`
 	RefreshGrace         *int64           `json:"refresh_grace,omitempty"`
+	PATMaxActive         *int             `json:"pat_max_active,omitempty"`
+	PATForbidNever       *bool            `json:"pat_forbid_never,omitempty"`
+	PATMaxLifetime       *int64           `json:"pat_max_lifetime,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
@@ -266,4 +275,32 @@ func (e *Error) Error() string {
 		s += "\n  - " + p
 	}
 	return s
+}
+
+// PersonalToken is a user's personal access token as listings show it. The
+// token itself is in Token in the response that created it, and nowhere else.
+type PersonalToken struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	// Prefix is the token's first characters (gate_pat_ and four more).
+	Prefix string `json:"prefix"`
+	// Status is active, revoked or expired.
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"` // null: never expires
+	RevokedAt  *time.Time `json:"revoked_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedIP string     `json:"last_used_ip"`
+	Token      string     `json:"token,omitempty"`
+}
+
+// PersonalTokenInput creates a personal access token (self-service, at
+// /auth/tokens on the public listener). Expiry is "7d", "30d", "90d",
+// "never", a date (YYYY-MM-DD, valid through that day, UTC) or an RFC 3339
+// time.
+type PersonalTokenInput struct {
+	Name   string `json:"name"`
+	Expiry string `json:"expiry"`
 }

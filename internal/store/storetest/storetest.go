@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuthCodes", testAuthCodes},
 		{"RefreshRotationConcurrent", testRefreshRotationConcurrent},
 		{"RevokeFamilies", testRevokeFamilies},
+		{"PATs", testPATs},
+		{"PATLimitConcurrent", testPATLimit},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })

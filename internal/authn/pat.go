@@ -1,0 +1,96 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// patPrefix marks a personal access token; no other credential starts so.
+const patPrefix = "gate_pat_"
+
+// patEntry is a cached lookup: the token and its tenant's name, or why the
+// digest is no good (unknown: ErrInvalid).
+type patEntry struct {
+	pat    *store.PAT
+	tenant string
+	err    error
+	until  time.Time
+}
+
+// authenticatePAT resolves a personal access token. The lookup is cached
+// for CacheTTL (so a revocation on another replica is honoured within it);
+// expiry and the user's API access are decided on every request, the
+// latter from its own CacheTTL cache.
+func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now time.Time) (*Principal, error) {
+	if a.PATs == nil || secret.Parse(raw, secret.PersonalAccessToken) != nil {
+		return nil, ErrInvalid // checksum and form decided without a lookup
+	}
+	e, err := a.patLookup(ctx, secret.Hash(raw).String(), now)
+	if err != nil {
+		return nil, err
+	}
+	p := e.pat
+	switch p.Status(now) {
+	case store.PATRevoked:
+		return nil, ErrRevoked
+	case store.PATExpired:
+		return nil, ErrExpired
+	}
+	scopes, err := a.userAccess(ctx, p.TenantID, p.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	if a.PATUsed != nil {
+		a.PATUsed(p.ID, audit.MetaFrom(ctx).IP, now)
+	}
+	return &Principal{Subject: p.UserID, Tenant: e.tenant, Scopes: scopes, Auth: "pat", Expiry: p.ExpiresAt,
+		RateKey: "user:" + p.UserID, PATID: p.ID}, nil
+}
+
+// patLookup finds a PAT by digest, or remembers having done so.
+func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.Time) (*patEntry, error) {
+	a.mu.RLock()
+	e := a.pats[digest]
+	a.mu.RUnlock()
+	if e != nil && now.Before(e.until) {
+		return e, e.err
+	}
+	e = &patEntry{until: now.Add(a.CacheTTL)}
+	p, err := a.PATs.GetPATByDigest(ctx, digest)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e.err = ErrInvalid // negative caching: junk cannot make every request a query
+	case err != nil:
+		return nil, err
+	default:
+		t, err := a.PATs.GetTenantByID(ctx, p.TenantID)
+		if errors.Is(err, store.ErrNotFound) {
+			e.err = ErrInvalid
+		} else if err != nil {
+			return nil, err
+		} else {
+			e.pat, e.tenant = p, t.Name
+		}
+	}
+	a.mu.Lock()
+	if a.pats == nil || len(a.pats) >= maxVerified {
+		a.pats = make(map[string]*patEntry)
+	}
+	a.pats[digest] = e
+	a.mu.Unlock()
+	return e, e.err
+}
+
+// ForgetDigest drops the cached lookup of the PAT with this digest (hex
+// SHA-256), so that a revocation made through this replica is honoured at
+// once; other replicas stop trusting their copy within CacheTTL.
+func (a *Authenticator) ForgetDigest(digest string) {
+	a.mu.Lock()
+	delete(a.pats, digest)
+	a.mu.Unlock()
+}

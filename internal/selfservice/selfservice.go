@@ -1,0 +1,205 @@
+// Package selfservice is the public listener's surface for a user's own
+// credentials: /auth/tokens lists, creates and revokes the caller's
+// personal access tokens. The caller authenticates with their own bearer
+// token, a PAT or a user token from the authorization code flow; client
+// credentials act for no user and are refused.
+package selfservice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/sdk/admin"
+)
+
+// Authenticator resolves a bearer token (an *authn.Authenticator).
+type Authenticator interface {
+	Authenticate(ctx context.Context, raw string) (*authn.Principal, error)
+}
+
+// Tenants finds the caller's tenant by name.
+type Tenants interface {
+	GetTenant(ctx context.Context, name string) (*store.Tenant, error)
+}
+
+// Handler serves /auth/tokens.
+type Handler struct {
+	Auth    Authenticator
+	PATs    *pats.Service
+	Tenants Tenants
+	Realm   string // the issuer, named in WWW-Authenticate
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// userAuth are the credentials that act for a user.
+var userAuth = map[string]bool{"pat": true, "authorization_code": true}
+
+// maxBody caps a creation request.
+const maxBody = 16 << 10
+
+// Mount registers the routes on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.Handle("GET /auth/tokens", h.authed(h.list))
+	mux.Handle("POST /auth/tokens", h.authed(h.create))
+	mux.Handle("DELETE /auth/tokens/{id}", h.authed(h.revoke))
+}
+
+// caller is the authenticated user and their tenant.
+type caller struct {
+	userID string
+	tenant *store.Tenant
+}
+
+func (h *Handler) authed(fn func(http.ResponseWriter, *http.Request, caller) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		c, err := h.authenticate(r)
+		if err == nil {
+			err = fn(w, r, c)
+		}
+		if err != nil {
+			h.writeError(w, err)
+		}
+	})
+}
+
+func (h *Handler) authenticate(r *http.Request) (caller, error) {
+	scheme, tok := protocol.AuthScheme(r.Header.Get("Authorization"))
+	if scheme != "bearer" || tok == "" {
+		// RFC 6750 §3.1: no error code when no credentials were sent.
+		return caller{}, &protocol.Error{Code: "unauthorized", Status: http.StatusUnauthorized, Challenge: "Bearer",
+			Description: "a bearer token of the user is required"}
+	}
+	p, err := h.Auth.Authenticate(r.Context(), tok)
+	switch {
+	case errors.Is(err, authn.ErrNoAPIAccess):
+		return caller{}, protocol.ErrInsufficientScope.WithDescription(err.Error()).WithChallenge("Bearer")
+	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
+		return caller{}, protocol.ErrInvalidToken.WithDescription(err.Error()).WithChallenge("Bearer")
+	case err != nil:
+		return caller{}, err
+	}
+	if !userAuth[p.Auth] {
+		return caller{}, protocol.ErrInsufficientScope.WithDescription("this token acts for no user: use a personal access token or a user's access token").
+			WithChallenge("Bearer")
+	}
+	t, err := h.Tenants.GetTenant(r.Context(), p.Tenant)
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{userID: p.Subject, tenant: t}, nil
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, c caller) error {
+	ps, err := h.PATs.List(r.Context(), c.tenant.ID, c.userID, false)
+	if err != nil {
+		return err
+	}
+	out := make([]admin.PersonalToken, len(ps))
+	for i := range ps {
+		out[i] = h.json(&ps[i], c.tenant.Name)
+	}
+	protocol.WriteJSON(w, http.StatusOK, admin.List[admin.PersonalToken]{Items: out})
+	return nil
+}
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error {
+	var in admin.PersonalTokenInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	exp, err := pats.ParseExpiry(in.Expiry)
+	if err != nil {
+		return protocol.ErrInvalidRequest.WithDescription(err.Error())
+	}
+	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, h.event(r, c, "pat.create"))
+	if err != nil {
+		return err
+	}
+	out := h.json(made.PAT, c.tenant.Name)
+	out.Token = made.Token
+	w.Header().Set("Location", "/auth/tokens/"+made.PAT.ID)
+	protocol.WriteJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, c caller) error {
+	id := r.PathValue("id")
+	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.userID, id, h.event(r, c, "pat.revoke")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) event(r *http.Request, c caller, action string) store.Event {
+	return audit.New(r.Context(), h.Now().UTC(), c.tenant.ID, "user:"+c.userID, action, "", audit.Success)
+}
+
+// json renders a token as of now (never its digest).
+func (h *Handler) json(p *store.PAT, tenant string) admin.PersonalToken {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return admin.PersonalToken{ID: p.ID, Tenant: tenant, UserID: p.UserID, Name: p.Name, Prefix: p.Prefix,
+		Status: p.Status(h.Now()), CreatedAt: p.CreatedAt, ExpiresAt: opt(p.ExpiresAt), RevokedAt: opt(p.RevokedAt),
+		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP}
+}
+
+// decode reads a JSON body into v, refusing unknown fields, trailing data,
+// other content types and large bodies.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return protocol.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: " + protocol.Clean(err.Error(), 200))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: trailing data")
+	}
+	return nil
+}
+
+// writeError renders err: rule violations with their own status, anything
+// unknown as server_error (logged, never sent).
+func (h *Handler) writeError(w http.ResponseWriter, err error) {
+	var pe *protocol.Error
+	var inv *pats.InvalidError
+	var lim *store.PATLimitError
+	switch {
+	case errors.As(err, &pe):
+		if pe.Challenge != "" {
+			w.Header().Set("WWW-Authenticate", protocol.Challenge(pe.Challenge, h.Realm, pe))
+		}
+		protocol.WriteJSON(w, pe.Status, admin.Error{Code: pe.Code, Description: pe.Description})
+	case errors.As(err, &inv):
+		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid token request", Problems: inv.Problems})
+	case errors.As(err, &lim):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "limit_reached", Description: lim.Error()})
+	case errors.Is(err, pats.ErrNoAPIAccess):
+		protocol.WriteJSON(w, http.StatusForbidden, admin.Error{Code: "forbidden", Description: "API access is not enabled for you: ask an administrator"})
+	case errors.Is(err, store.ErrNotFound):
+		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such token"})
+	default:
+		h.Log.Error("self-service error", "err", err)
+		protocol.WriteJSON(w, http.StatusInternalServerError, admin.Error{Code: "server_error", Description: "internal error"})
+	}
+}
