@@ -108,12 +108,13 @@ type Authenticator struct {
 	// CacheTTL bounds how long an opaque-token lookup is trusted.
 	CacheTTL time.Duration
 
-	mu       sync.RWMutex
-	access   map[string]accessEntry // tenant/user → API access, briefly
-	verified map[[32]byte]*entry    // token digest → claims of a good token
-	failed   map[[32]byte]*entry    // token digest → why a well-formed token failed
-	pats     map[string]*patEntry   // PAT digest (hex) → the token, or why it failed
-	denied   atomic.Pointer[map[string]time.Time]
+	mu         sync.RWMutex
+	access     map[string]accessEntry // tenant/user → API access, briefly
+	verified   map[[32]byte]*entry    // token digest → claims of a good token
+	failed     map[[32]byte]*entry    // token digest → why a well-formed token failed
+	pats       map[string]*patEntry   // PAT digest (hex) → the token
+	patsFailed map[string]*patEntry   // PAT digest (hex) → why it failed
+	denied     atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
 	lastFull    time.Time  // when the whole list was last loaded
@@ -227,9 +228,9 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 
 // remember stores e under key in m (made if nil), first dropping a random
 // tenth of the entries when m is full. Call with a.mu held.
-func remember(m map[[32]byte]*entry, key [32]byte, e *entry, limit int) map[[32]byte]*entry {
+func remember[K comparable, V any](m map[K]V, key K, e V, limit int) map[K]V {
 	if m == nil {
-		m = make(map[[32]byte]*entry)
+		m = make(map[K]V)
 	}
 	if len(m) >= limit {
 		drop := limit / 10
@@ -379,10 +380,7 @@ func (a *Authenticator) userAccess(ctx context.Context, tenantID, userID string,
 		}
 	}
 	a.mu.Lock()
-	if a.access == nil || len(a.access) >= maxFailed {
-		a.access = make(map[string]accessEntry)
-	}
-	a.access[key] = accessEntry{err: verdict, scopes: scopes, until: now.Add(a.CacheTTL)}
+	a.access = remember(a.access, key, accessEntry{err: verdict, scopes: scopes, until: now.Add(a.CacheTTL)}, maxVerified)
 	a.mu.Unlock()
 	return scopes, verdict
 }

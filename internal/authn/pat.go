@@ -56,6 +56,9 @@ func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now tim
 func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.Time) (*patEntry, error) {
 	a.mu.RLock()
 	e := a.pats[digest]
+	if e == nil {
+		e = a.patsFailed[digest]
+	}
 	a.mu.RUnlock()
 	if e != nil && now.Before(e.until) {
 		return e, e.err
@@ -77,11 +80,14 @@ func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.T
 			e.pat, e.tenant = p, t.Name
 		}
 	}
+	// Like token verdicts: failures in a smaller map of their own, so that
+	// junk cannot push good entries out.
 	a.mu.Lock()
-	if a.pats == nil || len(a.pats) >= maxVerified {
-		a.pats = make(map[string]*patEntry)
+	if e.err == nil {
+		a.pats = remember(a.pats, digest, e, maxVerified)
+	} else {
+		a.patsFailed = remember(a.patsFailed, digest, e, maxFailed)
 	}
-	a.pats[digest] = e
 	a.mu.Unlock()
 	return e, e.err
 }
@@ -92,5 +98,6 @@ func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.T
 func (a *Authenticator) ForgetDigest(digest string) {
 	a.mu.Lock()
 	delete(a.pats, digest)
+	delete(a.patsFailed, digest)
 	a.mu.Unlock()
 }
