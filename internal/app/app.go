@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/apisession"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authserver"
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	a.PATs = &pats.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
-		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse}
+		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse, APIKeys: a.Store}
 	a.PATs.Revoked = a.Auth.ForgetDigest
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
@@ -279,6 +280,8 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
+	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
+		Revoked: a.Auth.Revoked, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
 	a.mountHealth(pub)
 	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),

@@ -5,7 +5,9 @@
 // every replica refreshes each second, and against the token's client,
 // which must still exist; and personal access tokens (gate_pat_…), looked
 // up by digest and cached like opaque tokens, honoured while their user
-// exists and has API access. IdP tokens join here as they land.
+// exists and has API access; and API-key session tokens (auth "api_key"),
+// honoured while their key is not revoked and its user or client is good.
+// IdP tokens join here as they land.
 package authn
 
 import (
@@ -98,8 +100,9 @@ type Authenticator struct {
 	Tokens  *token.Service
 	Clients *clients.Service
 	Store   store.Tokens
-	Users   Users // nil: no user tokens
-	PATs    PATs  // nil: no personal access tokens
+	Users   Users   // nil: no user tokens
+	PATs    PATs    // nil: no personal access tokens
+	APIKeys APIKeys // nil: no API-key sessions
 	// PATUsed, when set, is told of each accepted PAT with the caller's IP
 	// (batched by the pats service).
 	PATUsed func(id, ip string, at time.Time)
@@ -109,11 +112,12 @@ type Authenticator struct {
 	CacheTTL time.Duration
 
 	mu         sync.RWMutex
-	access     map[string]accessEntry // tenant/user → API access, briefly
-	verified   map[[32]byte]*entry    // token digest → claims of a good token
-	failed     map[[32]byte]*entry    // token digest → why a well-formed token failed
-	pats       map[string]*patEntry   // PAT digest (hex) → the token
-	patsFailed map[string]*patEntry   // PAT digest (hex) → why it failed
+	access     map[string]accessEntry  // tenant/user → API access, briefly
+	verified   map[[32]byte]*entry     // token digest → claims of a good token
+	failed     map[[32]byte]*entry     // token digest → why a well-formed token failed
+	pats       map[string]*patEntry    // PAT digest (hex) → the token
+	patsFailed map[string]*patEntry    // PAT digest (hex) → why it failed
+	apiKeys    map[string]*apiKeyEntry // API key id → the key, briefly
 	denied     atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
@@ -160,6 +164,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	}
 	if c.ID != "" && a.isDenied(c.ID) {
 		return nil, ErrRevoked
+	}
+	if c.Auth == "api_key" {
+		return a.authenticateAPIKey(ctx, c, now)
 	}
 	owner, err := a.Clients.Get(ctx, c.ClientID)
 	if errors.Is(err, clients.ErrUnknown) {

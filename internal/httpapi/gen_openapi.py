@@ -18,7 +18,10 @@ schemas={
    "one_active_integration":{"type":"boolean","description":"allow one client with the authorization_code grant (an API configuration) in the tenant; creating a second, or adding the grant to another client, fails with 409 until the first is deleted"},
    "pat_max_active":{**I,"minimum":0,"maximum":1000,"description":"live personal access tokens per user; 0 = 10. One more fails with 409 naming the limit"},
    "pat_forbid_never":{"type":"boolean","description":"refuse personal access tokens that never expire"},
-   "pat_max_lifetime":{**I,"minimum":0,"description":"seconds a personal access token may live at most, one day to ten years; 0 = no cap (a cap also forbids never)"}}},
+   "pat_max_lifetime":{**I,"minimum":0,"description":"seconds a personal access token may live at most, one day to ten years; 0 = no cap (a cap also forbids never)"},
+   "api_session_lifetime":{**I,"minimum":0,"description":"seconds an API-key session (POST /auth/login) lasts however often it is refreshed, 300 to 31536000; 0 = 24 hours"},
+   "refresh_skew":{**I,"minimum":0,"maximum":86400,"description":"seconds before its access token expires that an API-key session may refresh; earlier is refresh_too_early; 0 = 30"},
+   "api_key_logins_per_hour":{**I,"minimum":0,"maximum":100000,"description":"logins one API key may make per hour; more get 429 and a security event; 0 = 20"}}},
  "Tenant":{"type":"object","required":["id","name","settings","created_at","updated_at"],"properties":{"id":S,"name":{**S,"description":"case-sensitive, unique, used in URLs"},"settings":ref("TenantSettings"),"created_at":T,"updated_at":T}},
  "TenantInput":{"type":"object","additionalProperties":False,"properties":{"name":{**S,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},"settings":ref("TenantSettings")}},
  "Quota":{"type":"object","properties":{"count":{**I,"minimum":0},"per":{**I,"description":"seconds","minimum":0}},"description":"at most count tokens (or requests) per `per` seconds; zeros turn an issue_quota off and make a rate limit inherit"},
@@ -79,8 +82,19 @@ schemas.update({
    "description":"Self-service creation at POST /auth/tokens on the public listener (not an admin operation).",
    "properties":{"name":{**S,"maxLength":100},"expiry":{**S,"description":"7d, 30d, 90d, never, a date (YYYY-MM-DD, valid through that day, UTC) or an RFC 3339 time"}}},
 })
+schemas.update({
+ "APIKey":{"type":"object","required":["id","tenant","user_id","client_id","name","prefix","status","created_at","expires_at","revoked_at","last_login_at"],
+   "description":"An API key (gate_ak_...), exchanged at POST /auth/login on the public listener for an API-key session. Only its SHA-256 is stored; the key itself is in the creation response only.",
+   "properties":{"id":S,"tenant":S,"user_id":{**S,"description":"the user the key acts for, or \"\""},"client_id":{**S,"description":"the client the key acts as, or \"\""},
+     "name":S,"prefix":{**S,"description":"the key's first characters"},"status":{"type":"string","enum":["active","revoked","expired"]},"created_at":T,
+     "expires_at":{**nullable(T),"description":"null: never expires"},"revoked_at":nullable(T),"last_login_at":nullable(T),
+     "api_key":{**S,"description":"the key, in the creation response only"}}},
+ "APIKeyInput":{"type":"object","additionalProperties":False,"required":["name"],
+   "description":"Exactly one of user_id (a user of the tenant) and client_id (a client of the tenant).",
+   "properties":{"name":{**S,"maxLength":100},"user_id":S,"client_id":S,"expires_at":{**T,"description":"optional; omitted: never expires"}}},
+})
 def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
-for n in ["Tenant","Client","Event","Key","User","Group","Role","PersonalToken"]: schemas[n+"List"]=listof(n)
+for n in ["Tenant","Client","Event","Key","User","Group","Role","PersonalToken","APIKey"]: schemas[n+"List"]=listof(n)
 def resp(desc, schema=None):
     r={"description":desc}
     if schema: r["content"]={"application/json":{"schema":schema}}
@@ -199,6 +213,15 @@ paths.update({
    "get":op("The tenant's live personal access tokens that expire within the next N days, soonest first","expiringTokens",
      [p("days","query","the window in days, 1-366 (default 7)",{"type":"integer","minimum":1,"maximum":366})],None,
      {"200":resp("the expiring tokens",ref("PersonalTokenList")),"400":err("bad days"),**nf})},
+ "/admin/v1/tenants/{tenant}/api-keys":{
+   "parameters":[tenant],
+   "get":op("List the tenant's API keys, newest first","listAPIKeys",None,None,{"200":resp("every key of the tenant",ref("APIKeyList")),**nf}),
+   "post":op("Create an API key bound to a user or a client of the tenant; the key is in this response only","createAPIKey",None,body("APIKeyInput"),
+     {"201":resp("created",ref("APIKey")),**bad,"404":err("no such tenant, user or client")})},
+ "/admin/v1/tenants/{tenant}/api-keys/{key}":{
+   "parameters":[tenant,p("key","path","an API key's id")],
+   "delete":op("Revoke an API key, irreversibly, ending its sessions (their access tokens are refused within a second)","revokeAPIKey",None,None,
+     {"204":resp("revoked (or already revoked)"),"404":err("no such tenant or API key")})},
 })
 doc={"openapi":"3.1.0",
  "info":{"title":"Gatehouse admin API","version":"1.0.0","description":"The admin API of a Gatehouse server, on the admin listener. Authenticate with `Authorization: Bearer gate_adm_...`. Durations are whole seconds; times are RFC 3339. Every mutation is recorded in the activity log in the same transaction as the change. Client secrets appear in exactly one response: the one that created them. User passwords appear in none."},

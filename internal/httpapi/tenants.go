@@ -17,7 +17,9 @@ func tenantJSON(t *store.Tenant) admin.Tenant {
 			AllowLocalRedirects: t.Settings.AllowLocalRedirects, OneActiveIntegration: t.Settings.OneActiveIntegration,
 			SessionLifetime: int64(t.Settings.SessionLifetime / time.Second), RefreshGrace: int64(t.Settings.RefreshGrace / time.Second),
 			PATMaxActive: t.Settings.PATMaxActive, PATForbidNever: t.Settings.PATForbidNever,
-			PATMaxLifetime: int64(t.Settings.PATMaxLifetime / time.Second)}}
+			PATMaxLifetime:     int64(t.Settings.PATMaxLifetime / time.Second),
+			APISessionLifetime: int64(t.Settings.APISessionLifetime / time.Second),
+			RefreshSkew:        int64(t.Settings.RefreshSkew / time.Second), APIKeyLoginsPerHour: t.Settings.APIKeyLoginsPerHour}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -68,6 +70,15 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	}
 	if in.Settings.PATMaxLifetime != nil {
 		t.Settings.PATMaxLifetime = seconds(*in.Settings.PATMaxLifetime)
+	}
+	if in.Settings.APISessionLifetime != nil {
+		t.Settings.APISessionLifetime = seconds(*in.Settings.APISessionLifetime)
+	}
+	if in.Settings.RefreshSkew != nil {
+		t.Settings.RefreshSkew = seconds(*in.Settings.RefreshSkew)
+	}
+	if in.Settings.APIKeyLoginsPerHour != nil {
+		t.Settings.APIKeyLoginsPerHour = *in.Settings.APIKeyLoginsPerHour
 	}
 	if rl := in.Settings.RateLimits; rl != nil {
 		if q := quotaPtr(rl.Read); q != nil {

@@ -38,7 +38,22 @@ type TenantSettings struct {
 	PATMaxActive   int           `json:"pat_max_active,omitempty"`
 	PATForbidNever bool          `json:"pat_forbid_never,omitempty"`
 	PATMaxLifetime time.Duration `json:"pat_max_lifetime,omitempty"`
+	// APISessionLifetime is an API-key session's absolute life (zero:
+	// DefaultAPISessionLifetime); RefreshSkew how long before its access
+	// token expires a session may refresh (zero: DefaultRefreshSkew);
+	// APIKeyLoginsPerHour the logins one API key may make per hour (zero:
+	// DefaultAPIKeyLoginsPerHour).
+	APISessionLifetime  time.Duration `json:"api_session_lifetime,omitempty"`
+	RefreshSkew         time.Duration `json:"refresh_skew,omitempty"`
+	APIKeyLoginsPerHour int           `json:"api_key_logins_per_hour,omitempty"`
 }
+
+// API-key session defaults for a tenant that sets none.
+const (
+	DefaultAPISessionLifetime  = 24 * time.Hour
+	DefaultRefreshSkew         = 30 * time.Second
+	DefaultAPIKeyLoginsPerHour = 20
+)
 
 // DefaultPATMaxActive is the per-user limit of live personal access tokens
 // for a tenant that sets none.
@@ -212,8 +227,11 @@ type AuthCode struct {
 // Each rotation bumps Generation; a token is current only while the
 // generation it was issued at is the family's.
 type RefreshFamily struct {
-	ID         string
-	ClientID   string
+	ID       string
+	ClientID string // empty for an API-key session bound to a user
+	// APIKeyID is the API key that started the family (an API-key
+	// session); empty for the authorization code flow.
+	APIKeyID   string
 	TenantID   string
 	UserID     string
 	Scope      string

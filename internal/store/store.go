@@ -58,6 +58,7 @@ type Store interface {
 	Admins
 	Users
 	PATs
+	APIKeys
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -243,4 +244,5 @@ type FamilyFilter struct {
 	ClientID string
 	TenantID string
 	UserID   string
+	APIKeyID string
 }

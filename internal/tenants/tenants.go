@@ -45,6 +45,15 @@ func Validate(t *store.Tenant) error {
 	if l := t.Settings.PATMaxLifetime; l != 0 && (l < 24*time.Hour || l > 10*365*24*time.Hour) {
 		bad = append(bad, "pat_max_lifetime must be 0 (no cap) or one day to ten years")
 	}
+	if l := t.Settings.APISessionLifetime; l != 0 && (l < 5*time.Minute || l > 365*24*time.Hour) {
+		bad = append(bad, "api_session_lifetime must be between 5m and 8760h, or 0 for the default (24h)")
+	}
+	if k := t.Settings.RefreshSkew; k < 0 || k > 24*time.Hour {
+		bad = append(bad, "refresh_skew must be between 1s and 24h, or 0 for the default (30s)")
+	}
+	if n := t.Settings.APIKeyLoginsPerHour; n < 0 || n > 100_000 {
+		bad = append(bad, "api_key_logins_per_hour must be 0 (the default, 20) to 100000")
+	}
 	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}

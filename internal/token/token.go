@@ -30,8 +30,11 @@ type Claims struct {
 	Tenant   string           `json:"tenant"`
 	Orgs     []string         `json:"orgs"`
 	Auth     string           `json:"auth"`
-	TenantID string           `json:"-"` // internal id, not in the JWT
-	Format   string           `json:"-"` // store.FormatJWT or store.FormatOpaque
+	// SessionID names the API-key session (refresh family) the token
+	// belongs to, so that logging out with it can end the session.
+	SessionID string `json:"sid,omitempty"`
+	TenantID  string `json:"-"` // internal id, not in the JWT
+	Format    string `json:"-"` // store.FormatJWT or store.FormatOpaque
 }
 
 // Scopes splits the scope claim.
@@ -60,6 +63,8 @@ type Request struct {
 	Auth     string
 	TTL      time.Duration
 	Format   string
+	// SessionID is the sid claim (JWT only): the API-key session.
+	SessionID string
 }
 
 // Minted is an issued token.
@@ -74,7 +79,7 @@ func (s *Service) Mint(ctx context.Context, r Request) (*Minted, error) {
 	c := Claims{
 		Issuer: s.Issuer, Subject: r.Subject, Audience: jwt.Audience(r.Audience),
 		Expiry: jwt.NewNumericDate(now.Add(r.TTL)), IssuedAt: jwt.NewNumericDate(now), ID: newJTI(),
-		ClientID: r.ClientID, Scope: r.Scope, Tenant: r.Tenant, Orgs: r.Orgs, Auth: r.Auth,
+		ClientID: r.ClientID, Scope: r.Scope, Tenant: r.Tenant, Orgs: r.Orgs, Auth: r.Auth, SessionID: r.SessionID,
 		TenantID: r.TenantID, Format: r.Format,
 	}
 	if r.Format == store.FormatOpaque {

@@ -348,6 +348,23 @@ func (c *API) ExpiringTokens(ctx context.Context, tenant string, days int) ([]Pe
 	return out.Items, c.do(ctx, "GET", tenantPath(tenant)+"/tokens/expiring?days="+strconv.Itoa(days), nil, &out)
 }
 
+// CreateAPIKey creates an API key; the result's Key is shown only here.
+func (c *API) CreateAPIKey(ctx context.Context, tenant string, in APIKeyInput) (*APIKey, error) {
+	var out APIKey
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/api-keys", in, &out)
+}
+
+// ListAPIKeys lists the tenant's API keys, newest first.
+func (c *API) ListAPIKeys(ctx context.Context, tenant string) ([]APIKey, error) {
+	var out List[APIKey]
+	return out.Items, c.do(ctx, "GET", tenantPath(tenant)+"/api-keys", nil, &out)
+}
+
+// RevokeAPIKey revokes an API key, irreversibly, ending its sessions.
+func (c *API) RevokeAPIKey(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, "DELETE", tenantPath(tenant)+"/api-keys/"+url.PathEscape(id), nil, nil)
+}
+
 func pageQuery(after string, limit int) string {
 	v := url.Values{}
 	if after != "" {

@@ -36,6 +36,13 @@ type TenantSettings struct {
 	PATMaxActive   int   `json:"pat_max_active"`
 	PATForbidNever bool  `json:"pat_forbid_never"`
 	PATMaxLifetime int64 `json:"pat_max_lifetime"`
+	// APISessionLifetime (seconds, 0: 24h) bounds an API-key session;
+	// RefreshSkew (seconds, 0: 30) is how long before its access token
+	// expires a session may refresh; APIKeyLoginsPerHour (0: 20) throttles
+	// logins per API key.
+	APISessionLifetime  int64 `json:"api_session_lifetime"`
+	RefreshSkew         int64 `json:"refresh_skew"`
+	APIKeyLoginsPerHour int   `json:"api_key_logins_per_hour"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -56,6 +63,9 @@ type TenantSettingsInput struct {
 	PATMaxActive         *int             `json:"pat_max_active,omitempty"`
 	PATForbidNever       *bool            `json:"pat_forbid_never,omitempty"`
 	PATMaxLifetime       *int64           `json:"pat_max_lifetime,omitempty"`
+	APISessionLifetime   *int64           `json:"api_session_lifetime,omitempty"`
+	RefreshSkew          *int64           `json:"refresh_skew,omitempty"`
+	APIKeyLoginsPerHour  *int             `json:"api_key_logins_per_hour,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
@@ -303,4 +313,31 @@ type PersonalToken struct {
 type PersonalTokenInput struct {
 	Name   string `json:"name"`
 	Expiry string `json:"expiry"`
+}
+
+// APIKey is an API key as listings show it; the key itself (gate_ak_...)
+// is in Key in the response that created it, and nowhere else.
+type APIKey struct {
+	ID       string `json:"id"`
+	Tenant   string `json:"tenant"`
+	UserID   string `json:"user_id"`   // the user it acts for, or ""
+	ClientID string `json:"client_id"` // the client it acts as, or ""
+	Name     string `json:"name"`
+	Prefix   string `json:"prefix"`
+	// Status is active, revoked or expired.
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at"` // null: never expires
+	RevokedAt   *time.Time `json:"revoked_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+	Key         string     `json:"api_key,omitempty"`
+}
+
+// APIKeyInput creates an API key bound to exactly one of a user and a
+// client of the tenant; a nil ExpiresAt never expires.
+type APIKeyInput struct {
+	Name      string     `json:"name"`
+	UserID    string     `json:"user_id,omitempty"`
+	ClientID  string     `json:"client_id,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }

@@ -75,12 +75,17 @@ func (s *DB) RedeemAuthCode(ctx context.Context, digest string, now time.Time, f
 	return nil
 }
 
-const familyCols = `id, client_id, tenant_id, user_id, scope, nonce, auth_time, created_at, expires_at, generation, rotated_at, replay, revoked_at, access_tokens`
+const familyCols = `id, client_id, tenant_id, user_id, scope, nonce, auth_time, created_at, expires_at, generation, rotated_at, replay, revoked_at, access_tokens, api_key_id`
+
+// familySelect reads familyCols; client_id and api_key_id are NULL when
+// unset, so that their foreign keys hold.
+const familySelect = `SELECT id, COALESCE(client_id, ''), tenant_id, user_id, scope, nonce, auth_time, created_at, expires_at,
+	generation, rotated_at, replay, revoked_at, access_tokens, COALESCE(api_key_id, '') FROM refresh_families`
 
 func insertFamily(ctx context.Context, q querier, f *store.RefreshFamily) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO refresh_families (`+familyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO refresh_families (`+familyCols+`) VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''))`,
 		f.ID, f.ClientID, f.TenantID, f.UserID, f.Scope, f.Nonce, micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt),
-		f.Generation, micros(f.RotatedAt), f.Replay, micros(f.RevokedAt), toJSON(tokensOrEmpty(f.AccessTokens)))
+		f.Generation, micros(f.RotatedAt), f.Replay, micros(f.RevokedAt), toJSON(tokensOrEmpty(f.AccessTokens)), f.APIKeyID)
 	return err
 }
 
@@ -96,7 +101,7 @@ func scanFamily(row interface{ Scan(...any) error }) (*store.RefreshFamily, erro
 	var auth, created, exp, rotated, revoked int64
 	var access string
 	if err := row.Scan(&f.ID, &f.ClientID, &f.TenantID, &f.UserID, &f.Scope, &f.Nonce, &auth, &created, &exp,
-		&f.Generation, &rotated, &f.Replay, &revoked, &access); err != nil {
+		&f.Generation, &rotated, &f.Replay, &revoked, &access, &f.APIKeyID); err != nil {
 		return nil, err
 	}
 	f.AuthTime, f.CreatedAt, f.ExpiresAt = fromMicros(auth), fromMicros(created), fromMicros(exp)
@@ -111,7 +116,7 @@ func (s *DB) GetFamilyByToken(ctx context.Context, digest string) (*store.Refres
 	if err := s.db.QueryRowContext(ctx, `SELECT family_id, generation FROM refresh_tokens WHERE digest = $1`, digest).Scan(&famID, &gen); err != nil {
 		return nil, 0, s.wrap(err)
 	}
-	f, err := scanFamily(s.db.QueryRowContext(ctx, `SELECT `+familyCols+` FROM refresh_families WHERE id = $1`, famID))
+	f, err := scanFamily(s.db.QueryRowContext(ctx, familySelect+` WHERE id = $1`, famID))
 	return f, gen, s.wrap(err)
 }
 
@@ -126,7 +131,7 @@ func (s *DB) UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *
 		}
 		// Holding the family row serialises rotations: the generation
 		// read here is the one written below, whoever else is trying.
-		f, err := scanFamily(tx.QueryRowContext(ctx, `SELECT `+familyCols+` FROM refresh_families WHERE id = $1`+s.d.ForUpdate, famID))
+		f, err := scanFamily(tx.QueryRowContext(ctx, familySelect+` WHERE id = $1`+s.d.ForUpdate, famID))
 		if err != nil {
 			return err
 		}
@@ -183,7 +188,7 @@ func (s *DB) RevokeFamilies(ctx context.Context, f store.FamilyFilter, now time.
 func revokeFamilies(ctx context.Context, tx *sql.Tx, d Dialect, f store.FamilyFilter, now time.Time) (int, error) {
 	var where []string
 	var args []any
-	for _, c := range []struct{ col, v string }{{"id", f.ID}, {"client_id", f.ClientID}, {"tenant_id", f.TenantID}, {"user_id", f.UserID}} {
+	for _, c := range []struct{ col, v string }{{"id", f.ID}, {"client_id", f.ClientID}, {"tenant_id", f.TenantID}, {"user_id", f.UserID}, {"api_key_id", f.APIKeyID}} {
 		if c.v != "" {
 			args = append(args, c.v)
 			where = append(where, c.col+" = $"+strconv.Itoa(len(args)))

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeFamilies", testRevokeFamilies},
 		{"PATs", testPATs},
 		{"PATLimitConcurrent", testPATLimit},
+		{"APIKeys", testAPIKeys},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })

@@ -1,0 +1,180 @@
+package apisession
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+)
+
+// Store is what sessions need persisted.
+type Store interface {
+	GetAPIKeyByDigest(ctx context.Context, digest string) (*store.APIKey, error)
+	GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
+	RecordAPIKeyLogin(ctx context.Context, id string, at time.Time) error
+	CreateFamily(ctx context.Context, f *store.RefreshFamily, tokenDigest string, ev store.Event) error
+	GetFamilyByToken(ctx context.Context, digest string) (*store.RefreshFamily, int64, error)
+	UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *store.RefreshFamily, issuedAt int64) (string, *store.Event, error)) (*store.RefreshFamily, error)
+	RevokeFamilies(ctx context.Context, f store.FamilyFilter, now time.Time, ev store.Event) (int, error)
+	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
+}
+
+// Users is what sessions need of the users domain: a key acting for a
+// user works only while the user exists and has API access.
+type Users interface {
+	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
+}
+
+// Handler serves /auth/login, /auth/refresh and /auth/logout.
+type Handler struct {
+	Store   Store
+	Users   Users
+	Clients *clients.Service
+	Tokens  *token.Service
+	Limiter ratelimit.Limiter
+	Audit   *audit.Recorder
+	// Revoked is told of an access token ended through this replica
+	// (authn.Authenticator.Revoked), ahead of the deny-list refresh.
+	Revoked    func(raw string, c *token.Claims)
+	Issuer     string
+	DefaultTTL time.Duration
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// Mount registers the endpoints on the public mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("POST /auth/login", h.login)
+	mux.HandleFunc("POST /auth/refresh", h.refresh)
+	mux.HandleFunc("POST /auth/logout", h.logout)
+}
+
+// Errors of this surface, beyond RFC 6749's.
+var (
+	errBadKey        = protocol.ErrInvalidClient.WithDescription("the API key is unknown, revoked or expired")
+	errBadRefresh    = protocol.ErrInvalidGrant.WithDescription("the refresh token is invalid or the session has ended")
+	errSessionEnded  = &protocol.Error{Code: "session_expired", Status: http.StatusBadRequest, Description: "the session reached its lifetime: log in again"}
+	errRefreshReused = protocol.ErrInvalidGrant.WithDescription("the refresh token was already used; the session is ended")
+)
+
+// tooEarlyError refuses a refresh while the access token is still good.
+type tooEarlyError struct{ wait time.Duration }
+
+func (e *tooEarlyError) Error() string { return "refresh_too_early" }
+
+// pair is the login and refresh response.
+type pair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+}
+
+// settings are a tenant's session settings with defaults applied.
+type settings struct {
+	lifetime, skew time.Duration
+	loginsPerHour  int
+}
+
+func settingsOf(t *store.Tenant) settings {
+	s := settings{store.DefaultAPISessionLifetime, store.DefaultRefreshSkew, store.DefaultAPIKeyLoginsPerHour}
+	if v := t.Settings.APISessionLifetime; v > 0 {
+		s.lifetime = v
+	}
+	if v := t.Settings.RefreshSkew; v > 0 {
+		s.skew = v
+	}
+	if v := t.Settings.APIKeyLoginsPerHour; v > 0 {
+		s.loginsPerHour = v
+	}
+	return s
+}
+
+// subject checks that what the key acts for is still good and returns the
+// token request for it (client id and subject, scope, audience, TTL).
+func (h *Handler) subject(ctx context.Context, k *store.APIKey, t *store.Tenant) (*token.Request, error) {
+	req := &token.Request{ClientID: authn.APIKeyClientPrefix + k.ID, TenantID: t.ID, Tenant: t.Name, Orgs: []string{t.Name},
+		Audience: []string{h.Issuer}, Auth: "api_key", Format: store.FormatJWT, TTL: h.DefaultTTL}
+	if t.Settings.AccessTokenTTL > 0 {
+		req.TTL = t.Settings.AccessTokenTTL
+	}
+	if k.UserID != "" {
+		u, err := h.Users.Get(ctx, k.TenantID, k.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errBadKey
+		}
+		if err != nil {
+			return nil, err
+		}
+		ok, err := h.Users.HasAPIAccess(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, protocol.ErrInvalidGrant.WithDescription("the API key's user has no API access")
+		}
+		req.Subject = u.ID
+		return req, nil
+	}
+	c, err := h.Clients.Get(ctx, k.ClientID)
+	if errors.Is(err, clients.ErrUnknown) {
+		return nil, errBadKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	req.Subject, req.Scope, req.TTL = c.Client.ID, strings.Join(c.Client.Scopes, " "), c.TTL(req.TTL)
+	if len(c.Client.Audiences) > 0 {
+		req.Audience = slices.Clone(c.Client.Audiences)
+	}
+	return req, nil
+}
+
+// currentExpiry is when the session's newest access token expires.
+func currentExpiry(f *store.RefreshFamily) time.Time {
+	var last time.Time
+	for _, t := range f.AccessTokens {
+		if t.ExpiresAt.After(last) {
+			last = t.ExpiresAt
+		}
+	}
+	return last
+}
+
+// tooEarly is the wait before the session may refresh, or zero: a refresh
+// is allowed from skew before the current access token expires.
+func tooEarly(f *store.RefreshFamily, skew time.Duration, now time.Time) time.Duration {
+	allowed := currentExpiry(f).Add(-skew)
+	if now.Before(allowed) {
+		return allowed.Sub(now)
+	}
+	return 0
+}
+
+// waitSeconds rounds a wait up to whole seconds, at least one.
+func waitSeconds(d time.Duration) int64 { return max(int64(math.Ceil(d.Seconds())), 1) }
+
+// issued adds a freshly minted JWT to the session's live access tokens,
+// dropping those that have expired.
+func issued(list []store.IssuedToken, m *token.Minted, now time.Time) []store.IssuedToken {
+	out := list[:0:0]
+	for _, t := range list {
+		if t.ExpiresAt.After(now) {
+			out = append(out, t)
+		}
+	}
+	return append(out, store.IssuedToken{JTI: m.Claims.ID, ExpiresAt: m.Claims.ExpiresAt()})
+}
