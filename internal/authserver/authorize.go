@@ -119,22 +119,38 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 	return a, "", nil
 }
 
-// authorize is GET /oauth2/authorize.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	a, page, rerr := s.parseAuthz(r.Context(), r.URL.Query())
+// authzRequest validates an authorization request, or answers it: an
+// error page before the redirect URI is known good, a redirect with the
+// error after.
+func (s *Server) authzRequest(w http.ResponseWriter, r *http.Request, q url.Values) (*authzRequest, bool) {
+	a, page, rerr := s.parseAuthz(r.Context(), q)
 	switch {
 	case page != "":
 		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: page})
-		return
+		return nil, false
 	case rerr != nil:
 		s.redirectError(w, r, a, rerr)
+		return nil, false
+	}
+	return a, true
+}
+
+// loginPage is the sign-in form for a, with the email and message to show.
+func loginPage(a *authzRequest, email, msg string) pageData {
+	return pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params(), Email: email, Error: msg}
+}
+
+// authorize is GET /oauth2/authorize.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.authzRequest(w, r, r.URL.Query())
+	if !ok {
 		return
 	}
 	if uid := s.session(r, a.client.Tenant.ID); uid != "" {
 		s.showConsent(w, r, a, uid)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params()})
+	s.render(w, r, http.StatusOK, "login", loginPage(a, "", ""))
 }
 
 // authorizeForm is POST /oauth2/authorize: the login and consent forms.
@@ -154,13 +170,8 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 			q[k] = v
 		}
 	}
-	a, page, rerr := s.parseAuthz(r.Context(), q)
-	switch {
-	case page != "":
-		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: page})
-		return
-	case rerr != nil:
-		s.redirectError(w, r, a, rerr)
+	a, ok := s.authzRequest(w, r, q)
+	if !ok {
 		return
 	}
 	switch r.PostForm.Get("action") {
@@ -169,8 +180,7 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 	case "consent":
 		uid := s.session(r, a.client.Tenant.ID)
 		if uid == "" {
-			s.render(w, r, http.StatusOK, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params(),
-				Error: "Your session ended. Sign in again."})
+			s.render(w, r, http.StatusOK, "login", loginPage(a, "", "Your session ended. Sign in again."))
 			return
 		}
 		s.consent(w, r, a, uid)
@@ -184,8 +194,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
 	meta := audit.MetaFrom(ctx)
 	again := func(status int, msg string) {
-		s.render(w, r, status, "login", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name, Params: a.params(),
-			Email: email, Error: msg})
+		s.render(w, r, status, "login", loginPage(a, email, msg))
 	}
 	for _, key := range []struct {
 		k string

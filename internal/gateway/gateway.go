@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -245,7 +246,10 @@ var (
 // in the Authorization header only (RFC 6750 §2.1), or, for a GET with no
 // Authorization header at all, a signed link.
 func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, bool, *failure) {
-	q := r.URL.Query()
+	var q url.Values // nil (nothing to find) for the usual query-less call
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	if q.Has("access_token") {
 		return nil, false, &failure{err: errQueryToken, decision: decBadRequest}
 	}

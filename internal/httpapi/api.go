@@ -3,11 +3,8 @@ package httpapi
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -166,25 +163,9 @@ func (a *API) event(r *http.Request, tenantID, action, target string) store.Even
 	return audit.New(r.Context(), a.Now().UTC(), tenantID, actor, action, target, audit.Success)
 }
 
-// decode reads a JSON body into v, refusing unknown fields, trailing data,
-// other content types and bodies over maxBody.
+// decode reads a JSON body into v (see protocol.DecodeJSON), at most maxBody.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		return protocol.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return protocol.ErrRequestTooLarge.WithDescription("request body exceeds 1 MiB")
-		}
-		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: " + protocol.Clean(err.Error(), 200))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: trailing data")
-	}
-	return nil
+	return protocol.DecodeJSON(w, r, v, maxBody)
 }
 
 func (a *API) writeError(w http.ResponseWriter, err error) {

@@ -7,11 +7,8 @@ package selfservice
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"time"
 
@@ -161,21 +158,9 @@ func (h *Handler) json(p *store.PAT, tenant string) admin.PersonalToken {
 		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP}
 }
 
-// decode reads a JSON body into v, refusing unknown fields, trailing data,
-// other content types and large bodies.
+// decode reads a JSON body into v (see protocol.DecodeJSON).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		return protocol.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: " + protocol.Clean(err.Error(), 200))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return protocol.ErrInvalidRequest.WithDescription("malformed JSON body: trailing data")
-	}
-	return nil
+	return protocol.DecodeJSON(w, r, v, maxBody)
 }
 
 // writeError renders err: rule violations with their own status, anything

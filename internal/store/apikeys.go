@@ -24,15 +24,7 @@ type APIKey struct {
 
 // Status is the key's state at now, as PATs have it: revocation wins over
 // expiry.
-func (k *APIKey) Status(now time.Time) string {
-	switch {
-	case !k.RevokedAt.IsZero():
-		return PATRevoked
-	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
-		return PATExpired
-	}
-	return PATActive
-}
+func (k *APIKey) Status(now time.Time) string { return credentialStatus(k.RevokedAt, k.ExpiresAt, now) }
 
 // APIKeys persists API keys. Mutations write their event in the same
 // transaction.

@@ -29,11 +29,15 @@ const (
 )
 
 // Status is the token's state at now; revocation wins over expiry.
-func (p *PAT) Status(now time.Time) string {
+func (p *PAT) Status(now time.Time) string { return credentialStatus(p.RevokedAt, p.ExpiresAt, now) }
+
+// credentialStatus is the state of a revocable credential with an optional
+// expiry (zero: never) at now: revocation wins over expiry.
+func credentialStatus(revokedAt, expiresAt, now time.Time) string {
 	switch {
-	case !p.RevokedAt.IsZero():
+	case !revokedAt.IsZero():
 		return PATRevoked
-	case !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt):
+	case !expiresAt.IsZero() && !now.Before(expiresAt):
 		return PATExpired
 	}
 	return PATActive
