@@ -46,6 +46,41 @@ type TenantSettings struct {
 	APISessionLifetime  time.Duration `json:"api_session_lifetime,omitempty"`
 	RefreshSkew         time.Duration `json:"refresh_skew,omitempty"`
 	APIKeyLoginsPerHour int           `json:"api_key_logins_per_hour,omitempty"`
+	// UserAuthMode is how the tenant's users call the API: AuthModePAT
+	// (also "") with personal access tokens, or AuthModeOAuth with access
+	// tokens from the tenant's own identity provider, IdP. Exactly one is
+	// honoured at a time; switching leaves the other's credentials intact.
+	UserAuthMode string      `json:"user_auth_mode,omitempty"`
+	IdP          IdPSettings `json:"idp,omitzero"`
+	// WebhookURL receives the tenant's notifications (PAT expiry, login
+	// throttling); "" for none.
+	WebhookURL string `json:"webhook_url,omitempty"`
+}
+
+// User authentication modes of a tenant.
+const (
+	AuthModePAT   = "pat"
+	AuthModeOAuth = "oauth"
+)
+
+// OAuthMode reports whether the tenant's users authenticate through its
+// identity provider rather than with personal access tokens.
+func (s *TenantSettings) OAuthMode() bool { return s.UserAuthMode == AuthModeOAuth }
+
+// IdPSettings name a tenant's own OAuth 2.0 / OpenID Connect issuer, whose
+// access tokens stand for the tenant's users in AuthModeOAuth.
+type IdPSettings struct {
+	// Issuer is the IdP's issuer URL; its discovery document and JWKS are
+	// fetched from it.
+	Issuer string `json:"issuer,omitempty"`
+	// Audiences are those a token must name one of in aud.
+	Audiences []string `json:"audiences,omitempty"`
+	// ClaimNamespace prefixes the custom claims: <ns>/email names the user
+	// (their login, matched without regard to case) and <ns>/tenant, when
+	// present, must equal the tenant's name exactly.
+	ClaimNamespace string `json:"claim_namespace,omitempty"`
+	// RequireTenantClaim refuses tokens without <ns>/tenant.
+	RequireTenantClaim bool `json:"require_tenant_claim,omitempty"`
 }
 
 // API-key session defaults for a tenant that sets none.

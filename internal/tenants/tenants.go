@@ -6,6 +6,7 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -55,10 +56,68 @@ func Validate(t *store.Tenant) error {
 		bad = append(bad, "api_key_logins_per_hour must be 0 (the default, 20) to 100000")
 	}
 	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
+	bad = append(bad, authModeProblems(&t.Settings)...)
+	if u := t.Settings.WebhookURL; u != "" {
+		if p := urlProblem(u); p != "" {
+			bad = append(bad, "webhook_url "+p)
+		}
+	}
 	if len(bad) > 0 {
 		return &InvalidError{Problems: bad}
 	}
 	return nil
+}
+
+// authModeProblems checks the user authentication mode and, in oauth mode,
+// that the identity provider is fully named.
+func authModeProblems(s *store.TenantSettings) []string {
+	var bad []string
+	switch s.UserAuthMode {
+	case "", store.AuthModePAT, store.AuthModeOAuth:
+	default:
+		bad = append(bad, `user_auth_mode must be "pat" or "oauth"`)
+	}
+	idp := s.IdP
+	if idp.Issuer != "" {
+		if p := urlProblem(idp.Issuer); p != "" {
+			bad = append(bad, "idp.issuer "+p)
+		}
+	}
+	for _, a := range idp.Audiences {
+		if a == "" || len(a) > 512 {
+			bad = append(bad, "idp.audiences must be non-empty strings of at most 512 characters")
+			break
+		}
+	}
+	if len(idp.Audiences) > 20 {
+		bad = append(bad, "idp.audiences holds at most 20 values")
+	}
+	if ns := idp.ClaimNamespace; ns != "" && (len(ns) > 200 || strings.HasSuffix(ns, "/") || strings.ContainsAny(ns, " \t\r\n")) {
+		bad = append(bad, `idp.claim_namespace must be at most 200 characters without spaces or a trailing "/" (e.g. https://example.com)`)
+	}
+	if s.OAuthMode() && (idp.Issuer == "" || len(idp.Audiences) == 0 || idp.ClaimNamespace == "") {
+		bad = append(bad, "user_auth_mode oauth needs idp.issuer, idp.audiences and idp.claim_namespace")
+	}
+	return bad
+}
+
+// urlProblem says what is wrong with an outbound URL (an IdP issuer or a
+// webhook), or "" if nothing: absolute http(s), no credentials or fragment.
+// Whether plain http may be used is the egress client's decision (dev
+// mode only).
+func urlProblem(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || len(raw) > 2048:
+		return "must be a URL of at most 2048 characters"
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return "must be an absolute https URL"
+	case u.User != nil:
+		return "must not hold credentials"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not have a fragment"
+	}
+	return ""
 }
 
 // Bounds of one gateway budget: a count per period.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func testTenants(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateTenant(ctx, dup, ev("tenant.create", "")), store.ErrConflict)
 
 	got, err := s.GetTenant(ctx, "Acme")
-	if err != nil || got.ID != a.ID || got.Settings != a.Settings || !got.CreatedAt.Equal(a.CreatedAt) {
+	if err != nil || got.ID != a.ID || !reflect.DeepEqual(got.Settings, a.Settings) || !got.CreatedAt.Equal(a.CreatedAt) {
 		t.Fatalf("GetTenant = %+v, %v", got, err)
 	}
 	_, err = s.GetTenant(ctx, "ACME")
@@ -116,12 +117,14 @@ func testTenants(t *testing.T, s store.Store) {
 	limits := store.RateLimits{Read: store.Quota{Count: 600, Per: time.Minute}} // Write inherits
 	up, err := s.UpdateTenant(ctx, a.ID, func(t *store.Tenant) error {
 		t.Settings.AccessTokenTTL, t.Settings.RateLimits = 2*time.Hour, limits
+		t.Settings.UserAuthMode = store.AuthModeOAuth
+		t.Settings.IdP = store.IdPSettings{Issuer: "https://idp.example", Audiences: []string{"a", "b"}, ClaimNamespace: "https://example.com"}
 		return nil
 	}, ev("tenant.update", a.ID))
 	if err != nil || up.Settings.AccessTokenTTL != 2*time.Hour || up.Settings.RateLimits != limits {
 		t.Fatalf("UpdateTenant = %+v, %v", up, err)
 	}
-	if got, err := s.GetTenantByID(ctx, a.ID); err != nil || got.Settings != up.Settings {
+	if got, err := s.GetTenantByID(ctx, a.ID); err != nil || !reflect.DeepEqual(got.Settings, up.Settings) {
 		t.Fatalf("tenant settings not stored: %+v, %v", got, err)
 	}
 	_, err = s.UpdateTenant(ctx, a.ID, func(t *store.Tenant) error { t.Name = "acme"; return nil }, ev("tenant.update", a.ID))
