@@ -51,6 +51,11 @@ type Config struct {
 	// RefreshFamilyLifetime is how long one authorization lasts.
 	RefreshGrace          time.Duration
 	RefreshFamilyLifetime time.Duration
+	// Outbound requests to tenant-chosen URLs (IdP metadata, webhooks):
+	// EgressAllowPrivate permits loopback and private destinations;
+	// EgressTimeout bounds each request.
+	EgressAllowPrivate bool
+	EgressTimeout      time.Duration
 }
 
 // Default returns the defaults.
@@ -68,6 +73,7 @@ func Default() Config {
 		ShutdownGrace:         20 * time.Second,
 		DenyListRefresh:       500 * time.Millisecond,
 		RefreshFamilyLifetime: 30 * 24 * time.Hour,
+		EgressTimeout:         10 * time.Second,
 	}
 }
 
@@ -98,6 +104,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.RedisFailClosed, "redis-fail-closed", c.RedisFailClosed, "answer 503 while Redis is unreachable instead of falling back to per-replica limits")
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", c.RefreshGrace, "window in which a client may retry a refresh whose response it lost and get the same pair (0: off; any reuse revokes the session)")
 	fs.DurationVar(&c.RefreshFamilyLifetime, "refresh-family-lifetime", c.RefreshFamilyLifetime, "absolute lifetime of a user authorization; past it refresh fails and the user authorizes again")
+	fs.BoolVar(&c.EgressAllowPrivate, "egress-allow-private", c.EgressAllowPrivate, "let tenant-configured URLs (IdP issuers, webhooks) reach loopback, private and link-local addresses (off: refused, against SSRF)")
+	fs.DurationVar(&c.EgressTimeout, "egress-timeout", c.EgressTimeout, "time limit of each outbound request to an IdP or webhook receiver")
 	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica loads new token revocations, and how long it trusts a cached opaque-token lookup: the bound on how late another replica's revocation is honoured")
 }
 
@@ -184,6 +192,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
 		bad("--redis %q: want a redis:// or rediss:// URL", c.Redis)
+	}
+	if c.EgressTimeout < 100*time.Millisecond || c.EgressTimeout > time.Minute {
+		bad("--egress-timeout %s: want between 100ms and 1m", c.EgressTimeout)
 	}
 	if c.DenyListRefresh < 100*time.Millisecond || c.DenyListRefresh > time.Minute {
 		bad("--deny-list-refresh %s: want between 100ms and 1m", c.DenyListRefresh)

@@ -140,6 +140,12 @@ func (s *Service) Get(ctx context.Context, tenantID, userID string) (*store.User
 	return u, nil
 }
 
+// GetByEmail returns the tenant's user with that login, compared without
+// regard to case; ErrNotFound when there is none.
+func (s *Service) GetByEmail(ctx context.Context, tenantID, email string) (*store.User, error) {
+	return s.Store.GetUserByEmail(ctx, tenantID, email)
+}
+
 // HasAPIAccess: super, or api_enabled on the user, or on any group they
 // belong to (read now, not from u.Groups, so a group change is seen at once).
 func (s *Service) HasAPIAccess(ctx context.Context, u *store.User) (bool, error) {
