@@ -59,6 +59,7 @@ type Store interface {
 	Users
 	PATs
 	APIKeys
+	Webhooks
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -50,6 +50,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PATs", testPATs},
 		{"PATLimitConcurrent", testPATLimit},
 		{"APIKeys", testAPIKeys},
+		{"WebhooksDedup", testWebhooksDedup},
+		{"WebhooksClaimFinish", testWebhooksClaimFinish},
+		{"WebhooksClaimConcurrent", testWebhooksClaimConcurrent},
+		{"WebhooksPurge", testWebhooksPurge},
+		{"PATExpiryNotices", testPATExpiryNotices},
+		{"PATExpiryConcurrent", testPATExpiryConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
