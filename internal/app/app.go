@@ -30,6 +30,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/egress"
+	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -49,15 +51,18 @@ import (
 
 // App is a running Gatehouse server.
 type App struct {
-	Config   config.Config
-	Store    store.Store
-	Keys     *keys.Manager
-	Clients  *clients.Service
-	Tenants  *tenants.Service
-	Users    *users.Service
-	PATs     *pats.Service
-	Tokens   *token.Service
-	Auth     *authn.Authenticator
+	Config  config.Config
+	Store   store.Store
+	Keys    *keys.Manager
+	Clients *clients.Service
+	Tenants *tenants.Service
+	Users   *users.Service
+	PATs    *pats.Service
+	Tokens  *token.Service
+	Auth    *authn.Authenticator
+	IdP     *federation.Verifier
+	// Egress makes requests to tenant-chosen URLs (IdP metadata, webhooks).
+	Egress   *http.Client
 	Gateway  *gateway.Gateway
 	Limiter  ratelimit.Limiter
 	Registry *prometheus.Registry
@@ -120,8 +125,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.PATs = &pats.Service{Store: a.Store, Users: a.Users, Now: a.now}
+	a.Egress = egress.New(egress.Options{AllowHTTP: cfg.Dev, AllowPrivate: cfg.EgressAllowPrivate, Timeout: cfg.EgressTimeout})
+	a.IdP = &federation.Verifier{Client: a.Egress, Now: a.now, Log: log}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
-		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse, APIKeys: a.Store}
+		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse, APIKeys: a.Store, Tenants: a.Store, IdP: a.IdP}
 	a.PATs.Revoked = a.Auth.ForgetDigest
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
@@ -276,7 +283,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	pub := http.NewServeMux()
 	(&authserver.Server{
 		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter, OnRevoke: a.Auth.Revoked,
-		Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
+		UserTokens: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
@@ -293,7 +300,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	adm := http.NewServeMux()
 	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
-		SignLink: a.Gateway.SignLink, Log: log, Now: a.now}).Mount(adm)
+		SignLink: a.Gateway.SignLink, Egress: a.Egress, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
 	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),

@@ -6,8 +6,10 @@
 // which must still exist; and personal access tokens (gate_pat_…), looked
 // up by digest and cached like opaque tokens, honoured while their user
 // exists and has API access; and API-key session tokens (auth "api_key"),
-// honoured while their key is not revoked and its user or client is good.
-// IdP tokens join here as they land.
+// honoured while their key is not revoked and its user or client is good;
+// and access tokens from a tenant's own identity provider (tenants in
+// user_auth_mode oauth, whose PATs are refused meanwhile), mapped to a user
+// by the login they name.
 package authn
 
 import (
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -36,6 +39,11 @@ type Principal struct {
 	Expiry   time.Time // zero: a PAT that never expires
 	// PATID is the personal access token's id when Auth is "pat".
 	PATID string
+	// Username, Issuer and IssuedAt describe an IdP token (Auth "idp"):
+	// the login it names and who issued it.
+	Username string
+	Issuer   string
+	IssuedAt time.Time
 	// RateKey names the budget the caller draws from (per integration for
 	// client tokens).
 	RateKey string
@@ -84,6 +92,8 @@ var (
 // only while their user exists and has API access.
 type Users interface {
 	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+	// GetByEmail finds a user by login (an IdP token names it).
+	GetByEmail(ctx context.Context, tenantID, email string) (*store.User, error)
 	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
 	// Scopes is what the user's roles grant (a PAT acts with them).
 	Scopes(ctx context.Context, u *store.User) ([]string, error)
@@ -92,7 +102,6 @@ type Users interface {
 // PATs is what authn needs to resolve personal access tokens.
 type PATs interface {
 	GetPATByDigest(ctx context.Context, digest string) (*store.PAT, error)
-	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
 }
 
 // Authenticator resolves bearer tokens.
@@ -100,9 +109,11 @@ type Authenticator struct {
 	Tokens  *token.Service
 	Clients *clients.Service
 	Store   store.Tokens
-	Users   Users   // nil: no user tokens
-	PATs    PATs    // nil: no personal access tokens
-	APIKeys APIKeys // nil: no API-key sessions
+	Users   Users       // nil: no user tokens
+	PATs    PATs        // nil: no personal access tokens
+	APIKeys APIKeys     // nil: no API-key sessions
+	Tenants Tenants     // nil: no PATs or IdP tokens
+	IdP     IdPVerifier // nil: no IdP tokens
 	// PATUsed, when set, is told of each accepted PAT with the caller's IP
 	// (batched by the pats service).
 	PATUsed func(id, ip string, at time.Time)
@@ -118,6 +129,9 @@ type Authenticator struct {
 	pats       map[string]*patEntry    // PAT digest (hex) → the token
 	patsFailed map[string]*patEntry    // PAT digest (hex) → why it failed
 	apiKeys    map[string]*apiKeyEntry // API key id → the key, briefly
+	tenants    map[string]tenantEntry  // "id:…" or "name:…" → the tenant, briefly
+	idp        map[[32]byte]*idpEntry  // token digest → a verified IdP token
+	idpFailed  map[[32]byte]*idpEntry  // token digest → why an IdP token failed
 	denied     atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
@@ -148,14 +162,26 @@ const (
 	maxFailed   = 10_000
 )
 
-// Authenticate resolves a bearer token. The error is ErrExpired, ErrInvalid
-// or ErrRevoked for a bad token; anything else is an internal failure.
+// Authenticate resolves a bearer token that is not bound to a route's
+// tenant. The error is ErrExpired, ErrInvalid or ErrRevoked for a bad
+// token (possibly wrapped with a reason); anything else is an internal
+// failure.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
+	return a.AuthenticateFor(ctx, raw, "")
+}
+
+// AuthenticateFor resolves a bearer token presented on a route of the named
+// tenant ("" for none), which tells whose identity provider an IdP token
+// is from.
+func (a *Authenticator) AuthenticateFor(ctx context.Context, raw, tenant string) (*Principal, error) {
 	now := a.Now()
 	if strings.HasPrefix(raw, patPrefix) {
 		return a.authenticatePAT(ctx, raw, now)
 	}
 	c, err := a.claims(ctx, raw, now)
+	if err == errForeign {
+		return a.authenticateIdP(ctx, raw, tenant, now)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +225,11 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 		return e.claims, e.err
 	}
 	opaque := strings.HasPrefix(raw, "gate_")
+	if !opaque && a.IdP != nil {
+		if iss, _, ok := federation.Peek(raw); ok && iss != "" && iss != a.Tokens.Issuer {
+			return nil, errForeign // not remembered here: IdP verdicts have their own cache
+		}
+	}
 	var c *token.Claims
 	var err error
 	if opaque {

@@ -13,19 +13,20 @@ import (
 // patPrefix marks a personal access token; no other credential starts so.
 const patPrefix = "gate_pat_"
 
-// patEntry is a cached lookup: the token and its tenant's name, or why the
-// digest is no good (unknown: ErrInvalid).
+// patEntry is a cached lookup: the token, or why the digest is no good
+// (unknown: ErrInvalid).
 type patEntry struct {
-	pat    *store.PAT
-	tenant string
-	err    error
-	until  time.Time
+	pat   *store.PAT
+	err   error
+	until time.Time
 }
 
 // authenticatePAT resolves a personal access token. The lookup is cached
 // for CacheTTL (so a revocation on another replica is honoured within it);
-// expiry and the user's API access are decided on every request, the
-// latter from its own CacheTTL cache.
+// expiry, the tenant's mode and the user's API access are decided on every
+// request, the last two from their own CacheTTL caches. In a tenant that
+// uses its identity provider PATs are refused, not revoked: they work
+// again when the tenant switches back.
 func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now time.Time) (*Principal, error) {
 	if a.PATs == nil || secret.Parse(raw, secret.PersonalAccessToken) != nil {
 		return nil, ErrInvalid // checksum and form decided without a lookup
@@ -41,6 +42,13 @@ func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now tim
 	case store.PATExpired:
 		return nil, ErrExpired
 	}
+	t, err := a.tenant(ctx, "id:", p.TenantID, now)
+	if err != nil {
+		return nil, err
+	}
+	if t.Settings.OAuthMode() {
+		return nil, errPATsOff
+	}
 	scopes, err := a.userAccess(ctx, p.TenantID, p.UserID, now)
 	if err != nil {
 		return nil, err
@@ -48,7 +56,7 @@ func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now tim
 	if a.PATUsed != nil {
 		a.PATUsed(p.ID, audit.MetaFrom(ctx).IP, now)
 	}
-	return &Principal{Subject: p.UserID, Tenant: e.tenant, Scopes: scopes, Auth: "pat", Expiry: p.ExpiresAt,
+	return &Principal{Subject: p.UserID, Tenant: t.Name, Scopes: scopes, Auth: "pat", Expiry: p.ExpiresAt,
 		RateKey: "user:" + p.UserID, PATID: p.ID}, nil
 }
 
@@ -71,14 +79,7 @@ func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.T
 	case err != nil:
 		return nil, err
 	default:
-		t, err := a.PATs.GetTenantByID(ctx, p.TenantID)
-		if errors.Is(err, store.ErrNotFound) {
-			e.err = ErrInvalid
-		} else if err != nil {
-			return nil, err
-		} else {
-			e.pat, e.tenant = p, t.Name
-		}
+		e.pat = p
 	}
 	// Like token verdicts: failures in a smaller map of their own, so that
 	// junk cannot push good entries out.

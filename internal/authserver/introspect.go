@@ -1,10 +1,14 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -19,25 +23,36 @@ var inactive = map[string]bool{"active": false}
 type introspection struct {
 	Active    bool     `json:"active"`
 	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
 	TokenType string   `json:"token_type"`
-	Exp       int64    `json:"exp"`
-	Iat       int64    `json:"iat"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
 	Sub       string   `json:"sub"`
-	Aud       []string `json:"aud"`
+	Aud       []string `json:"aud,omitempty"`
 	Iss       string   `json:"iss"`
 	Jti       string   `json:"jti,omitempty"`
 	Tenant    string   `json:"tenant"`
-	Orgs      []string `json:"orgs"`
+	Orgs      []string `json:"orgs,omitempty"`
 	Auth      string   `json:"auth"`
+}
+
+// UserTokens resolves a user's own credential presented for a tenant (an
+// *authn.Authenticator).
+type UserTokens interface {
+	AuthenticateFor(ctx context.Context, raw, tenant string) (*authn.Principal, error)
 }
 
 // introspect is POST /oauth2/introspect (RFC 7662). The caller
 // authenticates as a client and may only learn about tokens that cover its
 // tenant: the token client's own, or one it is currently granted.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	caller, _, c, owner, ok := s.tokenRequest(w, r)
+	caller, raw, c, owner, ok := s.tokenRequest(w, r)
 	if !ok {
+		return
+	}
+	if c == nil && s.UserTokens != nil {
+		s.introspectUserToken(w, r, raw, caller)
 		return
 	}
 	if c == nil || !owner.Covers(caller.Tenant.Name) {
@@ -49,6 +64,39 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		Iat: c.IssuedAt.Time().Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
 		Tenant: owner.Tenant.Name, Orgs: c.Orgs, Auth: c.Auth,
 	})
+}
+
+// introspectUserToken answers for a PAT or an identity-provider token of
+// the caller's own tenant, as the gateway would judge it now (mode, the
+// user's API access); anything else is inactive.
+func (s *Server) introspectUserToken(w http.ResponseWriter, r *http.Request, raw string, caller *clients.Resolved) {
+	p, err := s.UserTokens.AuthenticateFor(r.Context(), raw, caller.Tenant.Name)
+	if err != nil || p.Tenant != caller.Tenant.Name || (p.Auth != "pat" && p.Auth != "idp") {
+		if err != nil && !isVerdict(err) {
+			s.Log.Warn("introspection: cannot check a user token", "err", err)
+		}
+		protocol.WriteJSON(w, http.StatusOK, inactive)
+		return
+	}
+	out := introspection{Active: true, Scope: strings.Join(p.Scopes, " "), Username: p.Username, TokenType: "Bearer",
+		Sub: p.Subject, Aud: p.Audience, Iss: p.Issuer, Iat: unix(p.IssuedAt), Exp: unix(p.Expiry), Tenant: p.Tenant, Auth: p.Auth}
+	if p.Auth == "pat" {
+		out.Iss = s.Issuer
+	}
+	protocol.WriteJSON(w, http.StatusOK, out)
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// isVerdict tells a judgement on a token from a failure to check it.
+func isVerdict(err error) bool {
+	return errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrExpired) || errors.Is(err, authn.ErrRevoked) ||
+		errors.Is(err, authn.ErrNoAPIAccess)
 }
 
 // revoke is POST /oauth2/revoke (RFC 7009). RFC 7009 §2.2: "invalid tokens

@@ -35,6 +35,9 @@ type Server struct {
 	// OnRevoke, when set, hears of every token revoked here, after the
 	// store has it (so the gateway on this replica refuses it at once).
 	OnRevoke func(raw string, c *token.Claims)
+	// UserTokens, when set, lets introspection answer for a tenant's own
+	// user credentials: its PATs, or its identity provider's tokens.
+	UserTokens UserTokens
 
 	// The user-delegated grants (authorization_code, refresh_token) need
 	// these; without Users they are not offered.

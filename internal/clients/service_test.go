@@ -60,7 +60,7 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		"wrong secret":     {"c1", secret.New(secret.ClientSecret), clients.ErrBadSecret},
 		"unknown client":   {"c2", sec, clients.ErrUnknown},
-		"malformed secret": {"c1", sec[:len(sec)-1] + "x", clients.ErrMalformed},
+		"malformed secret": {"c1", sec + "x", clients.ErrMalformed},
 		"malformed id":     {"c 1", sec, clients.ErrMalformed},
 		"wrong kind":       {"c1", secret.New(secret.PersonalAccessToken), clients.ErrMalformed},
 	} {

@@ -45,7 +45,7 @@ func refusal(reason string) *Refusal { return &Refusal{reason} }
 // IdP could not be reached), not a verdict on the token.
 var (
 	ErrMalformed   = refusal("the token is not a well-formed signed JWT")
-	ErrAlgNone     = refusal(`the token is unsigned (alg "none")`)
+	ErrAlgNone     = refusal(`the token is unsigned (alg none)`)
 	ErrAlgorithm   = refusal("the token's signing algorithm is not accepted: only asymmetric ones (RS*, PS*, ES*, EdDSA)")
 	ErrIssuer      = refusal("the token's issuer is not this tenant's identity provider")
 	ErrUnknownKey  = refusal("the token is signed with a key the identity provider does not publish")
@@ -301,4 +301,22 @@ func Discover(ctx context.Context, c *http.Client, issuer string) (*Metadata, er
 		return nil, errors.New("discovery of " + issuer + ": no jwks_uri")
 	}
 	return &m, nil
+}
+
+// Probe fetches issuer's discovery document and JWKS, as verification
+// would, and reports what it found: for an admin's "test connection".
+func Probe(ctx context.Context, c *http.Client, issuer string) (*Metadata, []string, error) {
+	m, err := Discover(ctx, c, issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := fetchKeys(ctx, c, m.JWKSURI)
+	if err != nil {
+		return m, nil, err
+	}
+	kids := make([]string, len(keys))
+	for i, k := range keys {
+		kids[i] = k.KeyID
+	}
+	return m, kids, nil
 }

@@ -275,7 +275,7 @@ func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, boo
 	if !token68(tok) {
 		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription("the access token is malformed"), decision: decUnauthenticated}
 	}
-	p, err := g.Auth.Authenticate(r.Context(), tok)
+	p, err := g.Auth.AuthenticateFor(r.Context(), tok, m.tenant)
 	switch {
 	case err == nil:
 		return p, false, nil

@@ -44,8 +44,10 @@ type API struct {
 	BootstrapToken *secret.Digest
 	// SignLink signs a gateway file link (nil: links are off).
 	SignLink func(path, subject string, ttl time.Duration) (string, time.Time, error)
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Egress fetches tenant-chosen URLs (testing an IdP configuration).
+	Egress *http.Client
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Route is one admin operation; the table is what the OpenAPI test checks.
@@ -61,6 +63,7 @@ var Routes = []Route{
 	{"GET", "/admin/v1/tenants/{tenant}", (*API).getTenant},
 	{"PATCH", "/admin/v1/tenants/{tenant}", (*API).updateTenant},
 	{"DELETE", "/admin/v1/tenants/{tenant}", (*API).deleteTenant},
+	{"POST", "/admin/v1/tenants/{tenant}/idp/test", (*API).testIdP},
 	{"GET", "/admin/v1/tenants/{tenant}/clients", (*API).listClients},
 	{"POST", "/admin/v1/tenants/{tenant}/clients", (*API).createClient},
 	{"GET", "/admin/v1/tenants/{tenant}/clients/{client}", (*API).getClient},

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
@@ -19,7 +21,10 @@ func tenantJSON(t *store.Tenant) admin.Tenant {
 			PATMaxActive: t.Settings.PATMaxActive, PATForbidNever: t.Settings.PATForbidNever,
 			PATMaxLifetime:     int64(t.Settings.PATMaxLifetime / time.Second),
 			APISessionLifetime: int64(t.Settings.APISessionLifetime / time.Second),
-			RefreshSkew:        int64(t.Settings.RefreshSkew / time.Second), APIKeyLoginsPerHour: t.Settings.APIKeyLoginsPerHour}}
+			RefreshSkew:        int64(t.Settings.RefreshSkew / time.Second), APIKeyLoginsPerHour: t.Settings.APIKeyLoginsPerHour,
+			UserAuthMode: cmp.Or(t.Settings.UserAuthMode, store.AuthModePAT), WebhookURL: t.Settings.WebhookURL,
+			IdP: admin.IdPSettings{Issuer: t.Settings.IdP.Issuer, Audiences: nonNil(t.Settings.IdP.Audiences),
+				ClaimNamespace: t.Settings.IdP.ClaimNamespace, RequireTenantClaim: t.Settings.IdP.RequireTenantClaim}}}
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -80,6 +85,15 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	if in.Settings.APIKeyLoginsPerHour != nil {
 		t.Settings.APIKeyLoginsPerHour = *in.Settings.APIKeyLoginsPerHour
 	}
+	if in.Settings.UserAuthMode != nil {
+		t.Settings.UserAuthMode = *in.Settings.UserAuthMode
+	}
+	if in.Settings.WebhookURL != nil {
+		t.Settings.WebhookURL = *in.Settings.WebhookURL
+	}
+	if idp := in.Settings.IdP; idp != nil {
+		applyIdP(idp, &t.Settings.IdP)
+	}
 	if rl := in.Settings.RateLimits; rl != nil {
 		if q := quotaPtr(rl.Read); q != nil {
 			t.Settings.RateLimits.Read = *q
@@ -96,6 +110,21 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 		if f.in != nil {
 			*f.out = *f.in
 		}
+	}
+}
+
+func applyIdP(in *admin.IdPSettingsInput, out *store.IdPSettings) {
+	if in.Issuer != nil {
+		out.Issuer = *in.Issuer
+	}
+	if in.Audiences != nil {
+		out.Audiences = *in.Audiences
+	}
+	if in.ClaimNamespace != nil {
+		out.ClaimNamespace = *in.ClaimNamespace
+	}
+	if in.RequireTenantClaim != nil {
+		out.RequireTenantClaim = *in.RequireTenantClaim
 	}
 }
 
@@ -153,5 +182,39 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.Clients.Invalidate("")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// testIdP fetches the identity provider's discovery document and keys, of
+// the issuer given or else the one configured, and reports what it found.
+// A failure to reach the IdP is a finding (ok false), not an error.
+func (a *API) testIdP(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Issuer string `json:"issuer"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+	}
+	t, err := a.tenant(r)
+	if err != nil {
+		return err
+	}
+	issuer := cmp.Or(in.Issuer, t.Settings.IdP.Issuer)
+	if issuer == "" {
+		return &tenants.InvalidError{Problems: []string{"no issuer: give one, or configure idp.issuer first"}}
+	}
+	out := admin.IdPTest{Issuer: issuer, KeyIDs: []string{}, Algs: []string{}}
+	m, kids, err := federation.Probe(r.Context(), a.Egress, issuer)
+	if m != nil {
+		out.JWKSURI, out.Algs = m.JWKSURI, nonNil(m.Algs)
+	}
+	if err != nil {
+		out.Error = err.Error()
+	} else {
+		out.OK, out.KeyIDs = true, kids
+	}
+	protocol.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -38,3 +38,11 @@ func quotaPtr(q *admin.Quota) *store.Quota {
 func rateLimitsJSON(rl store.RateLimits) admin.RateLimits {
 	return admin.RateLimits{Read: quotaJSON(rl.Read), Write: quotaJSON(rl.Write)}
 }
+
+// nonNil renders a nil list as [] rather than null.
+func nonNil[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
+}

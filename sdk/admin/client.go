@@ -99,6 +99,18 @@ func (c *API) UpdateTenant(ctx context.Context, name string, in TenantInput) (*T
 	return &out, c.do(ctx, "PATCH", tenantPath(name), in, &out)
 }
 
+// TestIdP fetches the discovery document and keys of the tenant's identity
+// provider (issuer, or the configured one when "") and reports what it
+// found; an unreachable IdP is a result with OK false, not an error.
+func (c *API) TestIdP(ctx context.Context, tenant, issuer string) (*IdPTest, error) {
+	var out IdPTest
+	var in any
+	if issuer != "" {
+		in = map[string]string{"issuer": issuer}
+	}
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/idp/test", in, &out)
+}
+
 // DeleteTenant deletes a tenant and everything it owns.
 func (c *API) DeleteTenant(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", tenantPath(name), nil, nil)

@@ -43,6 +43,39 @@ type TenantSettings struct {
 	APISessionLifetime  int64 `json:"api_session_lifetime"`
 	RefreshSkew         int64 `json:"refresh_skew"`
 	APIKeyLoginsPerHour int   `json:"api_key_logins_per_hour"`
+	// UserAuthMode is "pat" (users call the API with personal access
+	// tokens) or "oauth" (with access tokens from the tenant's identity
+	// provider, IdP); only one works at a time.
+	UserAuthMode string      `json:"user_auth_mode"`
+	IdP          IdPSettings `json:"idp"`
+	// WebhookURL receives the tenant's notifications; "" for none.
+	WebhookURL string `json:"webhook_url"`
+}
+
+// IdPSettings name the tenant's identity provider.
+type IdPSettings struct {
+	Issuer             string   `json:"issuer"`
+	Audiences          []string `json:"audiences"`
+	ClaimNamespace     string   `json:"claim_namespace"`
+	RequireTenantClaim bool     `json:"require_tenant_claim"`
+}
+
+// IdPSettingsInput changes IdP settings; nil fields are left alone.
+type IdPSettingsInput struct {
+	Issuer             *string   `json:"issuer,omitempty"`
+	Audiences          *[]string `json:"audiences,omitempty"`
+	ClaimNamespace     *string   `json:"claim_namespace,omitempty"`
+	RequireTenantClaim *bool     `json:"require_tenant_claim,omitempty"`
+}
+
+// IdPTest is what a test of an identity provider's configuration found.
+type IdPTest struct {
+	OK      bool     `json:"ok"`
+	Issuer  string   `json:"issuer"`
+	JWKSURI string   `json:"jwks_uri"`
+	KeyIDs  []string `json:"key_ids"`
+	Algs    []string `json:"algs"`
+	Error   string   `json:"error"`
 }
 
 // TenantInput creates or changes a tenant; nil fields are left alone.
@@ -53,19 +86,22 @@ type TenantInput struct {
 
 // TenantSettingsInput changes tenant settings; nil fields are left alone.
 type TenantSettingsInput struct {
-	AccessTokenTTL       *int64           `json:"access_token_ttl,omitempty"`
-	RateLimits           *RateLimitsInput `json:"rate_limits,omitempty"`
-	AllowHTTPRedirects   *bool            `json:"allow_http_redirects,omitempty"`
-	AllowLocalRedirects  *bool            `json:"allow_local_redirects,omitempty"`
-	OneActiveIntegration *bool            `json:"one_active_integration,omitempty"`
-	SessionLifetime      *int64           `json:"session_lifetime,omitempty"`
-	RefreshGrace         *int64           `json:"refresh_grace,omitempty"`
-	PATMaxActive         *int             `json:"pat_max_active,omitempty"`
-	PATForbidNever       *bool            `json:"pat_forbid_never,omitempty"`
-	PATMaxLifetime       *int64           `json:"pat_max_lifetime,omitempty"`
-	APISessionLifetime   *int64           `json:"api_session_lifetime,omitempty"`
-	RefreshSkew          *int64           `json:"refresh_skew,omitempty"`
-	APIKeyLoginsPerHour  *int             `json:"api_key_logins_per_hour,omitempty"`
+	AccessTokenTTL       *int64            `json:"access_token_ttl,omitempty"`
+	RateLimits           *RateLimitsInput  `json:"rate_limits,omitempty"`
+	AllowHTTPRedirects   *bool             `json:"allow_http_redirects,omitempty"`
+	AllowLocalRedirects  *bool             `json:"allow_local_redirects,omitempty"`
+	OneActiveIntegration *bool             `json:"one_active_integration,omitempty"`
+	SessionLifetime      *int64            `json:"session_lifetime,omitempty"`
+	RefreshGrace         *int64            `json:"refresh_grace,omitempty"`
+	PATMaxActive         *int              `json:"pat_max_active,omitempty"`
+	PATForbidNever       *bool             `json:"pat_forbid_never,omitempty"`
+	PATMaxLifetime       *int64            `json:"pat_max_lifetime,omitempty"`
+	APISessionLifetime   *int64            `json:"api_session_lifetime,omitempty"`
+	RefreshSkew          *int64            `json:"refresh_skew,omitempty"`
+	APIKeyLoginsPerHour  *int              `json:"api_key_logins_per_hour,omitempty"`
+	UserAuthMode         *string           `json:"user_auth_mode,omitempty"`
+	IdP                  *IdPSettingsInput `json:"idp,omitempty"`
+	WebhookURL           *string           `json:"webhook_url,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
