@@ -133,6 +133,9 @@ var adminCommands = map[string]func(context.Context, *adminCmd, []string) error{
 	"tenant list":          tenantList,
 	"tenant get":           tenantGet,
 	"tenant delete":        tenantDelete,
+	"tenant set-auth":      tenantSetAuth,
+	"tenant test-idp":      tenantTestIdP,
+	"tenant set-webhook":   tenantSetWebhook,
 	"client create":        clientCreate,
 	"client list":          clientList,
 	"client get":           clientGet,
@@ -250,7 +253,103 @@ func tenantGet(ctx context.Context, c *adminCmd, args []string) error {
 		if t.Settings.OneActiveIntegration {
 			fmt.Fprintln(w, "policy:\tone active integration")
 		}
+		fmt.Fprintf(w, "user auth mode:\t%s\n", t.Settings.UserAuthMode)
+		if idp := t.Settings.IdP; idp.Issuer != "" {
+			fmt.Fprintf(w, "idp issuer:\t%s\nidp audiences:\t%s\nidp claim namespace:\t%s\n", idp.Issuer,
+				strings.Join(idp.Audiences, ", "), idp.ClaimNamespace)
+		}
+		if t.Settings.WebhookURL != "" {
+			fmt.Fprintf(w, "webhook:\t%s\n", t.Settings.WebhookURL)
+		}
 	})
+}
+
+// tenantSetAuth sets the user authentication mode and, with it, the
+// identity provider (flags left out are left alone).
+func tenantSetAuth(ctx context.Context, c *adminCmd, args []string) error {
+	mode := c.fs.String("mode", "", "pat or oauth (empty: unchanged)")
+	issuer := c.fs.String("issuer", "", "the IdP's issuer URL")
+	var aud listFlag
+	c.fs.Var(&aud, "audiences", "comma-separated audiences a token must name one of (repeatable)")
+	ns := c.fs.String("claim-namespace", "", "prefix of the <ns>/email and <ns>/tenant claims, e.g. https://example.com")
+	require := c.fs.Bool("require-tenant-claim", false, "refuse tokens without <ns>/tenant")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	in := &admin.TenantSettingsInput{IdP: &admin.IdPSettingsInput{}}
+	if set["mode"] {
+		in.UserAuthMode = mode
+	}
+	if set["issuer"] {
+		in.IdP.Issuer = issuer
+	}
+	in.IdP.Audiences = aud.ptr()
+	if set["claim-namespace"] {
+		in.IdP.ClaimNamespace = ns
+	}
+	if set["require-tenant-claim"] {
+		in.IdP.RequireTenantClaim = require
+	}
+	t, err := c.api().UpdateTenant(ctx, name, admin.TenantInput{Settings: in})
+	if err != nil {
+		return err
+	}
+	return c.print(t, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "tenant %s: user auth mode %s\n", t.Name, t.Settings.UserAuthMode)
+	})
+}
+
+// tenantTestIdP fetches the IdP's discovery document and keys and says
+// what it found.
+func tenantTestIdP(ctx context.Context, c *adminCmd, args []string) error {
+	issuer := c.fs.String("issuer", "", "issuer to try (default: the configured one)")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	res, err := c.api().TestIdP(ctx, name, *issuer)
+	if err != nil {
+		return err
+	}
+	if err := c.print(res, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "issuer:\t%s\njwks_uri:\t%s\nkeys:\t%s\nalgorithms:\t%s\n", res.Issuer, res.JWKSURI,
+			strings.Join(res.KeyIDs, ", "), strings.Join(res.Algs, ", "))
+	}); err != nil {
+		return err
+	}
+	if !res.OK {
+		return errors.New("the identity provider test failed: " + res.Error)
+	}
+	return nil
+}
+
+// tenantSetWebhook sets (or, with "", removes) the tenant's webhook URL.
+func tenantSetWebhook(ctx context.Context, c *adminCmd, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	u, err := c.arg(1, "webhook URL (\"\" to remove)")
+	if err != nil {
+		return err
+	}
+	t, err := c.api().UpdateTenant(ctx, name, admin.TenantInput{Settings: &admin.TenantSettingsInput{WebhookURL: &u}})
+	if err != nil {
+		return err
+	}
+	return c.print(t, func(w *tabwriter.Writer) { fmt.Fprintf(w, "tenant %s: webhook %q\n", t.Name, t.Settings.WebhookURL) })
 }
 
 func tenantDelete(ctx context.Context, c *adminCmd, args []string) error {

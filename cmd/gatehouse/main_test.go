@@ -118,6 +118,24 @@ func TestAdminCLI(t *testing.T) {
 	if c, out, errs := cli("tenant", "get", "acme"); c != 0 || !regexp.MustCompile(`write limit:\s+50 per 1s`).MatchString(out) || strings.Contains(out, "read limit") {
 		t.Fatalf("tenant get: %d %s %s", c, out, errs)
 	}
+	if c, _, errs := cli("tenant", "set-auth", "acme", "--mode", "oauth"); c != 1 || !strings.Contains(errs, "needs idp.issuer") {
+		t.Fatalf("oauth mode without an IdP: %d %s", c, errs)
+	}
+	if c, out, errs := cli("tenant", "set-auth", "acme", "--mode", "oauth", "--issuer", "https://idp.example", "--audiences", "a,b",
+		"--claim-namespace", "https://acme.example"); c != 0 || !strings.Contains(out, "user auth mode oauth") {
+		t.Fatalf("tenant set-auth: %d %s %s", c, out, errs)
+	}
+	if c, out, errs := cli("tenant", "set-webhook", "acme", "https://hooks.acme.example/gatehouse"); c != 0 || !strings.Contains(out, "hooks.acme.example") {
+		t.Fatalf("tenant set-webhook: %d %s %s", c, out, errs)
+	}
+	if c, out, errs := cli("tenant", "get", "acme"); c != 0 || !regexp.MustCompile(`idp audiences:\s+a, b`).MatchString(out) ||
+		!regexp.MustCompile(`user auth mode:\s+oauth`).MatchString(out) {
+		t.Fatalf("tenant get after set-auth: %d %s %s", c, out, errs)
+	}
+	// Tenant-chosen URLs are fetched through the egress guard: loopback is refused.
+	if c, _, errs := cli("tenant", "test-idp", "acme", "--issuer", "https://127.0.0.1:1"); c != 1 || !strings.Contains(errs, "loopback, private or internal") {
+		t.Fatalf("tenant test-idp of a loopback issuer: %d %s", c, errs)
+	}
 	c, out, errs := cli("client", "create", "--tenant", "acme", "--name", "ERP sync", "--scope", "a,b", "--audience", "api.example.com/x", "--quota", "100/1h",
 		"--read-limit", "600/1m", "--json")
 	var cl admin.Client
