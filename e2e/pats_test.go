@@ -265,7 +265,9 @@ func TestPATThroughTheGateway(t *testing.T) {
 	waitFor(t, func() bool { return call(t, s, "GET", "/api/acme/submissions", live.Token, nil).Status == 401 })
 }
 
-// A PAT revoked on one replica is refused by another within a second.
+// A PAT revoked on one replica, an API key revoked through one, and a
+// tenant's switch to its IdP made through one are honoured by another
+// within a second.
 func TestPATRevocationReachesEveryReplica(t *testing.T) {
 	if pgtest.ServerURL() == "" {
 		t.Skip("two replicas need PostgreSQL (GATEHOUSE_TEST_POSTGRES)")
@@ -296,4 +298,53 @@ func TestPATRevocationReachesEveryReplica(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("refused on B %v after the revocation on A", time.Since(start).Round(time.Millisecond))
+
+	// An API key's session made on B; the key revoked through A's admin API.
+	key, err := a.Admin.CreateAPIKey(ctx, "acme", admin.APIKeyInput{Name: "backend", UserID: u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := login(t, b, key.Key)
+	if r := call(t, b, "GET", "/api/acme/submissions", sess.access, nil); r.Status != 200 {
+		t.Fatalf("API-key session on B: %d %s", r.Status, r.Body)
+	}
+	if err := a.Admin.RevokeAPIKey(ctx, "acme", key.ID); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "the revoked key's session on B", func() bool {
+		return call(t, b, "GET", "/api/acme/submissions", sess.access, nil).Status == 401
+	})
+
+	// The tenant switches to its identity provider through A: B refuses
+	// a live PAT within a second, and honours it again after the switch back.
+	live := mintPAT(t, a, u, "30d")
+	set := func(mode string) {
+		in := admin.TenantSettingsInput{UserAuthMode: &mode,
+			IdP: &admin.IdPSettingsInput{Issuer: ptr("https://idp.acme.example"), Audiences: &[]string{"api"}, ClaimNamespace: ptr("https://acme.example")}}
+		if _, err := a.Admin.UpdateTenant(ctx, "acme", admin.TenantInput{Settings: &in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("oauth")
+	within(t, time.Second, "a PAT on B after the switch to oauth", func() bool {
+		return call(t, b, "GET", "/api/acme/submissions", live.Token, nil).Status == 401
+	})
+	set("pat")
+	within(t, time.Second, "a PAT on B after the switch back", func() bool {
+		return call(t, b, "GET", "/api/acme/submissions", live.Token, nil).Status == 200
+	})
+}
+
+// within polls cond until it holds, failing the test if that takes longer
+// than limit: the propagation bound between replicas that the docs promise
+// (twice the 500 ms refresh interval).
+func within(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
