@@ -3,7 +3,9 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,8 +16,12 @@ import (
 const MasterKeySize = 32
 
 // Sealer encrypts data at rest (signing keys) with the server master key,
-// using AES-256-GCM with a random nonce per message.
-type Sealer struct{ aead cipher.AEAD }
+// using AES-256-GCM with a random nonce per message, and derives keys for
+// other purposes from it (Derive).
+type Sealer struct {
+	aead cipher.AEAD
+	prk  []byte // HKDF-Extract of the master key, for Derive
+}
 
 // NewSealer builds a Sealer from a 32-byte master key.
 func NewSealer(key []byte) (*Sealer, error) {
@@ -30,7 +36,22 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	prk, err := hkdf.Extract(sha256.New, key, []byte("gatehouse derive v1"))
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead, prk: prk}, nil
+}
+
+// Derive returns a 32-byte key for purpose (e.g. "webhook "+tenantID),
+// stable for as long as the master key is: HKDF-SHA256 keyed by the master
+// key, so no purpose's key tells anything about another's or the master.
+func (s *Sealer) Derive(purpose string) []byte {
+	k, err := hkdf.Expand(sha256.New, s.prk, purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF-SHA256 cannot produce
+	}
+	return k
 }
 
 // ParseMasterKey decodes a master key written as base64 (standard or URL

@@ -136,3 +136,17 @@ func BenchmarkVerifySecretPBKDF2(b *testing.B) {
 		}
 	}
 }
+
+func TestSealerDerive(t *testing.T) {
+	a, _ := NewSealer(bytes.Repeat([]byte{1}, MasterKeySize))
+	a2, _ := NewSealer(bytes.Repeat([]byte{1}, MasterKeySize))
+	b, _ := NewSealer(bytes.Repeat([]byte{2}, MasterKeySize))
+	k := a.Derive("webhook tn_1")
+	if len(k) != 32 || !bytes.Equal(k, a2.Derive("webhook tn_1")) {
+		t.Fatal("a derived key must be 32 bytes and stable for one master key")
+	}
+	if bytes.Equal(k, a.Derive("webhook tn_2")) || bytes.Equal(k, b.Derive("webhook tn_1")) ||
+		bytes.Equal(k, bytes.Repeat([]byte{1}, MasterKeySize)) {
+		t.Fatal("keys for other purposes or master keys must differ")
+	}
+}
