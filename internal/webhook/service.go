@@ -39,7 +39,8 @@ type Service struct {
 	// Client makes the deliveries (the app's egress client: SSRF rules,
 	// time limit, response cap). Its timeout bounds each try.
 	Client *http.Client
-	// Secret returns a tenant's signing key (see DeriveSecret).
+	// Secret returns a tenant's signing key (the app derives it from the
+	// master key: secret.Sealer.Derive("webhook "+tenantID)).
 	Secret func(tenantID string) []byte
 	Now    func() time.Time
 	Log    *slog.Logger

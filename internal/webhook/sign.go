@@ -15,15 +15,6 @@ const secretPrefix = "whsec_"
 // ErrSignature is Verify's answer to a signature that does not match.
 var ErrSignature = errors.New("webhook: no valid signature")
 
-// DeriveSecret returns a tenant's signing key, derived from the server's
-// master key (HMAC-SHA256 under a label of its own, so the key says
-// nothing about the master key or about other tenants' keys).
-func DeriveSecret(masterKey []byte, tenantID string) []byte {
-	m := hmac.New(sha256.New, masterKey)
-	m.Write([]byte("gatehouse webhook signing key v1\x00" + tenantID))
-	return m.Sum(nil)
-}
-
 // SigningSecret formats a signing key for display: whsec_<base64>, what a
 // receiver configures.
 func SigningSecret(key []byte) string {
