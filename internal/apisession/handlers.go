@@ -3,6 +3,7 @@ package apisession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 )
 
 // body reads a JSON object of strings (protocol.ParseBody: size cap,
@@ -135,6 +137,15 @@ func (h *Handler) throttle(ctx context.Context, k *store.APIKey, t *store.Tenant
 	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, "security.api_key_login_throttled", k.ID, audit.Failure)
 	ev.Detail = map[string]any{"logins_per_hour": n, "retry_after_seconds": waitSeconds(res.RetryAfter)}
 	h.Audit.Record(ev)
+	if h.Alert != nil {
+		// One alert per key per hour of throttling, however many logins
+		// are refused in it.
+		dedup := fmt.Sprintf("throttle:%s:%d", k.ID, now.Unix()/3600)
+		alert := webhook.APIKeyLoginThrottled{APIKeyID: k.ID, LoginsPerHour: n, RetryAfterSeconds: int(waitSeconds(res.RetryAfter))}
+		if err := h.Alert(ctx, t.ID, webhook.TypeAPIKeyLoginThrottled, dedup, alert); err != nil {
+			h.Log.Warn("api-key login throttle: webhook not queued", "tenant", t.ID, "err", err)
+		}
+	}
 	return protocol.ErrTooManyRequests.WithRetryAfter(res.RetryAfter).
 		WithDescription("too many logins with this API key: keep the refresh token and use /auth/refresh")
 }

@@ -48,7 +48,10 @@ type Handler struct {
 	Audit   *audit.Recorder
 	// Revoked is told of an access token ended through this replica
 	// (authn.Authenticator.Revoked), ahead of the deny-list refresh.
-	Revoked    func(raw string, c *token.Claims)
+	Revoked func(raw string, c *token.Claims)
+	// Alert, when set, tells the tenant's webhook of a throttled key
+	// (webhook.Service.Enqueue).
+	Alert      func(ctx context.Context, tenantID, typ, dedupKey string, data any) error
 	Issuer     string
 	DefaultTTL time.Duration
 	Log        *slog.Logger

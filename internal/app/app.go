@@ -47,6 +47,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/tenants"
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 )
 
 // App is a running Gatehouse server.
@@ -61,6 +62,8 @@ type App struct {
 	Tokens  *token.Service
 	Auth    *authn.Authenticator
 	IdP     *federation.Verifier
+	// Webhooks delivers tenants' notifications from the outbox.
+	Webhooks *webhook.Service
 	// Egress makes requests to tenant-chosen URLs (IdP metadata, webhooks).
 	Egress   *http.Client
 	Gateway  *gateway.Gateway
@@ -127,6 +130,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.PATs = &pats.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Egress = egress.New(egress.Options{AllowHTTP: cfg.Dev, AllowPrivate: cfg.EgressAllowPrivate, Timeout: cfg.EgressTimeout})
 	a.IdP = &federation.Verifier{Client: a.Egress, Now: a.now, Log: log}
+	a.Webhooks = &webhook.Service{Store: a.Store, Client: a.Egress, Now: a.now, Log: log,
+		Secret: func(tenantID string) []byte { return a.masterKey.Derive("webhook " + tenantID) }}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
 		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse, APIKeys: a.Store, Tenants: a.Store, IdP: a.IdP}
 	a.PATs.Revoked = a.Auth.ForgetDigest
@@ -288,7 +293,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
-		Revoked: a.Auth.Revoked, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
+		Revoked: a.Auth.Revoked, Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
 	a.mountHealth(pub)
 	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
@@ -300,7 +305,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	adm := http.NewServeMux()
 	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
-		SignLink: a.Gateway.SignLink, Egress: a.Egress, Log: log, Now: a.now}).Mount(adm)
+		SignLink: a.Gateway.SignLink, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
 	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),
@@ -362,6 +367,8 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.housekeeping(bg) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Auth.Run(bg, a.Config.DenyListRefresh) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.Webhooks.Run(bg) }()
 	a.Log.Info("gatehouse serving", "issuer", a.Config.Issuer, "public", a.publicLn.Addr().String(), "admin", a.AdminURL())
 
 	var err error

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
 
@@ -46,8 +47,10 @@ type API struct {
 	SignLink func(path, subject string, ttl time.Duration) (string, time.Time, error)
 	// Egress fetches tenant-chosen URLs (testing an IdP configuration).
 	Egress *http.Client
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Webhooks queues tenants' notifications (API-access changes, pings).
+	Webhooks *webhook.Service
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Route is one admin operation; the table is what the OpenAPI test checks.
@@ -64,6 +67,8 @@ var Routes = []Route{
 	{"PATCH", "/admin/v1/tenants/{tenant}", (*API).updateTenant},
 	{"DELETE", "/admin/v1/tenants/{tenant}", (*API).deleteTenant},
 	{"POST", "/admin/v1/tenants/{tenant}/idp/test", (*API).testIdP},
+	{"GET", "/admin/v1/tenants/{tenant}/webhook", (*API).getWebhook},
+	{"POST", "/admin/v1/tenants/{tenant}/webhook/ping", (*API).pingWebhook},
 	{"GET", "/admin/v1/tenants/{tenant}/clients", (*API).listClients},
 	{"POST", "/admin/v1/tenants/{tenant}/clients", (*API).createClient},
 	{"GET", "/admin/v1/tenants/{tenant}/clients/{client}", (*API).getClient},
@@ -208,6 +213,8 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: oi.Error()})
 	case errors.Is(err, store.ErrConflict):
 		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "an object with that name or id already exists"})
+	case errors.Is(err, webhook.ErrNoWebhook):
+		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the tenant has no webhook: set settings.webhook_url first"})
 	default:
 		a.Log.Error("admin API error", "err", err)
 		protocol.WriteJSON(w, http.StatusInternalServerError, admin.Error{Code: "server_error", Description: "internal error"})

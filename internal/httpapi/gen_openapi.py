@@ -30,6 +30,10 @@ schemas={
      "audiences":{**arr(S),"maxItems":20,"description":"a token's aud must contain one of these"},
      "claim_namespace":{**S,"description":"prefix of the custom claims, e.g. https://example.com: <ns>/email names the user by login; <ns>/tenant, if present, must equal the tenant name exactly"},
      "require_tenant_claim":{"type":"boolean","description":"refuse tokens without <ns>/tenant"}}},
+ "Webhook":{"type":"object","required":["url","signing_secret"],"properties":{"url":{**S,"description":"empty: no webhook"},
+   "signing_secret":{**S,"description":"whsec_…: the key of the webhook-signature HMAC (see docs/webhooks.md); derived from the master key, the same on every replica"}}},
+ "WebhookDelivery":{"type":"object","required":["id","type","status","attempts","delivered_at","last_error"],"properties":{"id":{**S,"description":"the webhook-id header of the delivery"},"type":S,
+   "status":{"type":"string","enum":["pending","delivered","abandoned"]},"attempts":I,"delivered_at":nullable(T),"last_error":{**S,"description":"why the last attempt failed; empty if none did"}}},
  "IdPTest":{"type":"object","required":["ok","issuer","jwks_uri","key_ids","algs","error"],"description":"what a test of the identity provider's configuration found",
    "properties":{"ok":{"type":"boolean"},"issuer":S,"jwks_uri":S,"key_ids":{**arr(S),"description":"kids of the public signing keys the JWKS publishes"},
      "algs":{**arr(S),"description":"signing algorithms the provider announces"},"error":{**S,"description":"why discovery or the key fetch failed; empty when ok"}}},
@@ -140,6 +144,13 @@ paths={
    "post":op("Test an identity provider: fetch its discovery document and JWKS (of the issuer given, else the one configured) and report what was found","testIdP",None,
      {"required":False,"content":{"application/json":{"schema":{"type":"object","additionalProperties":False,"properties":{"issuer":{**S,"description":"an issuer to try before saving it"}}}}}},
      {"200":resp("what was found; ok false with the error when discovery or the key fetch failed",ref("IdPTest")),**bad,**nf})},
+ "/admin/v1/tenants/{tenant}/webhook":{
+   "parameters":[tenant],
+   "get":op("The tenant's webhook URL and the secret deliveries are signed with","getWebhook",None,None,{"200":resp("the webhook",ref("Webhook")),**nf})},
+ "/admin/v1/tenants/{tenant}/webhook/ping":{
+   "parameters":[tenant],
+   "post":op("Send a ping event to the tenant's webhook now and report its first attempt (waiting up to 12 s)","pingWebhook",None,None,
+     {"200":resp("the delivery: delivered, or pending with last_error",ref("WebhookDelivery")),**nf,"409":err("the tenant has no webhook_url")})},
  "/admin/v1/tenants/{tenant}/clients":{
    "parameters":[tenant],
    "get":op("List a tenant's clients","listClients",pageq,None,{"200":resp("a page of clients",ref("ClientList")),"400":err("bad paging parameters"),**nf}),

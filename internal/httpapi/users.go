@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
 
@@ -152,10 +153,27 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if in.Password != nil {
 		ev.Detail = map[string]any{"password": "changed"} // never the value
 	}
+	was := u.APIEnabled
 	if u, err = a.Users.Update(r.Context(), t.ID, u.ID, userPatch(&in), ev); err != nil {
 		return err
 	}
+	if u.APIEnabled != was {
+		a.notifyAPIAccess(r, t.ID, []string{u.ID}, u.APIEnabled)
+	}
 	return a.writeUser(w, r, http.StatusOK, u, t.Name)
+}
+
+// notifyAPIAccess tells the tenant's webhook that users' api_enabled
+// changed (so that the platform can email them, as the Incorta docs
+// promise). The change is made; a failure to queue is only logged.
+func (a *API) notifyAPIAccess(r *http.Request, tenantID string, ids []string, enabled bool) {
+	if a.Webhooks == nil {
+		return
+	}
+	err := a.Webhooks.Enqueue(r.Context(), tenantID, webhook.TypeAPIAccessChanged, "", webhook.APIAccessChanged{UserIDs: ids, Enabled: enabled})
+	if err != nil {
+		a.Log.Warn("api access changed: webhook not queued", "tenant", tenantID, "err", err)
+	}
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
@@ -195,6 +213,7 @@ func (a *API) setAPIAccess(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Users.SetAPIEnabled(r.Context(), t.ID, in.UserIDs, *in.Enabled, a.event(r, t.ID, action, "")); err != nil {
 		return err
 	}
+	a.notifyAPIAccess(r, t.ID, in.UserIDs, *in.Enabled)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -57,12 +57,8 @@ func (s *Service) drain(ctx context.Context) {
 }
 
 func (s *Service) scan(ctx context.Context) {
-	n, err := s.ScanPATExpiry(ctx)
-	if err != nil && ctx.Err() == nil {
+	if _, err := s.ScanPATExpiry(ctx); err != nil && ctx.Err() == nil {
 		s.log().Warn("PAT expiry scan failed", "err", err)
-	}
-	if n > 0 {
-		s.kick() // deliver the notices now, not at the next poll
 	}
 }
 
@@ -70,7 +66,11 @@ func (s *Service) scan(ctx context.Context) {
 // store.Webhooks.EnqueuePATExpiryNotices), and returns how many tokens it
 // marked.
 func (s *Service) ScanPATExpiry(ctx context.Context) (int, error) {
-	return s.inChunks(ctx, func() (int, error) { return s.Store.EnqueuePATExpiryNotices(ctx, s.now(), chunk) })
+	n, err := s.inChunks(ctx, func() (int, error) { return s.Store.EnqueuePATExpiryNotices(ctx, s.now(), chunk) })
+	if n > 0 {
+		s.kick() // deliver what was queued now, not at the next poll
+	}
+	return n, err
 }
 
 // Purge deletes events delivered or abandoned that were created more than

@@ -111,6 +111,19 @@ func (c *API) TestIdP(ctx context.Context, tenant, issuer string) (*IdPTest, err
 	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/idp/test", in, &out)
 }
 
+// GetWebhook returns the tenant's webhook URL and signing secret.
+func (c *API) GetWebhook(ctx context.Context, tenant string) (*Webhook, error) {
+	var out Webhook
+	return &out, c.do(ctx, "GET", tenantPath(tenant)+"/webhook", nil, &out)
+}
+
+// PingWebhook sends a ping to the tenant's webhook and reports how its
+// first attempt went (waiting up to a few seconds for it).
+func (c *API) PingWebhook(ctx context.Context, tenant string) (*WebhookDelivery, error) {
+	var out WebhookDelivery
+	return &out, c.do(ctx, "POST", tenantPath(tenant)+"/webhook/ping", nil, &out)
+}
+
 // DeleteTenant deletes a tenant and everything it owns.
 func (c *API) DeleteTenant(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", tenantPath(name), nil, nil)

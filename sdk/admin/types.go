@@ -68,6 +68,24 @@ type IdPSettingsInput struct {
 	RequireTenantClaim *bool     `json:"require_tenant_claim,omitempty"`
 }
 
+// Webhook is a tenant's webhook: where deliveries go and the secret they
+// are signed with (Standard Webhooks: webhook-id, webhook-timestamp,
+// webhook-signature "v1,<base64 HMAC-SHA256>").
+type Webhook struct {
+	URL           string `json:"url"`
+	SigningSecret string `json:"signing_secret"`
+}
+
+// WebhookDelivery is the state of one webhook event.
+type WebhookDelivery struct {
+	ID          string     `json:"id"`
+	Type        string     `json:"type"`
+	Status      string     `json:"status"`
+	Attempts    int        `json:"attempts"`
+	DeliveredAt *time.Time `json:"delivered_at"`
+	LastError   string     `json:"last_error"`
+}
+
 // IdPTest is what a test of an identity provider's configuration found.
 type IdPTest struct {
 	OK      bool     `json:"ok"`
