@@ -41,7 +41,12 @@ type Handler struct {
 }
 
 // userAuth are the credentials that act for a user.
-var userAuth = map[string]bool{"pat": true, "authorization_code": true}
+var userAuth = map[string]bool{"pat": true, "authorization_code": true, "idp": true}
+
+// errPATsOff refuses creating a PAT in a tenant whose users authenticate
+// through its identity provider; listing and revoking still work.
+var errPATsOff = &protocol.Error{Code: "pats_disabled", Status: http.StatusConflict,
+	Description: "this tenant's users call the API with its identity provider's tokens (user_auth_mode oauth): personal access tokens cannot be created"}
 
 // maxBody caps a creation request.
 const maxBody = 16 << 10
@@ -120,6 +125,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error
 	exp, err := pats.ParseExpiry(in.Expiry)
 	if err != nil {
 		return protocol.ErrInvalidRequest.WithDescription(err.Error())
+	}
+	if c.tenant.Settings.OAuthMode() {
+		// It would be refused everywhere: say so now, not at first use.
+		return errPATsOff
 	}
 	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, h.event(r, c, "pat.create"))
 	if err != nil {
