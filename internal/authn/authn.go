@@ -122,17 +122,18 @@ type Authenticator struct {
 	// CacheTTL bounds how long an opaque-token lookup is trusted.
 	CacheTTL time.Duration
 
-	mu         sync.RWMutex
-	access     map[string]accessEntry  // tenant/user → API access, briefly
-	verified   map[[32]byte]*entry     // token digest → claims of a good token
-	failed     map[[32]byte]*entry     // token digest → why a well-formed token failed
-	pats       map[string]*patEntry    // PAT digest (hex) → the token
-	patsFailed map[string]*patEntry    // PAT digest (hex) → why it failed
-	apiKeys    map[string]*apiKeyEntry // API key id → the key, briefly
-	tenants    map[string]tenantEntry  // "id:…" or "name:…" → the tenant, briefly
-	idp        map[[32]byte]*idpEntry  // token digest → a verified IdP token
-	idpFailed  map[[32]byte]*idpEntry  // token digest → why an IdP token failed
-	denied     atomic.Pointer[map[string]time.Time]
+	mu             sync.RWMutex
+	access         map[string]accessEntry  // tenant/user → API access, briefly
+	verified       map[[32]byte]*entry     // token digest → claims of a good token
+	failed         map[[32]byte]*entry     // token digest → why a well-formed token failed
+	pats           map[string]*patEntry    // PAT digest (hex) → the token
+	patsFailed     map[string]*patEntry    // PAT digest (hex) → why it failed
+	apiKeys        map[string]*apiKeyEntry // API key id → the key, briefly
+	tenants        map[string]tenantEntry  // "id:…" or "name:…" → the tenant, briefly
+	tenantsMissing map[string]tenantEntry  // the same, for names of no tenant
+	idp            map[[32]byte]*idpEntry  // token digest → a verified IdP token
+	idpFailed      map[[32]byte]*idpEntry  // token digest → why an IdP token failed
+	denied         atomic.Pointer[map[string]time.Time]
 
 	refreshMu   sync.Mutex // one refresh at a time
 	lastFull    time.Time  // when the whole list was last loaded

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
 )
 
 // IdPVerifier verifies a token from a tenant's identity provider (a
@@ -56,18 +57,29 @@ func (a *Authenticator) authenticateIdP(ctx context.Context, raw, tenant string,
 	if a.IdP == nil {
 		return nil, ErrInvalid
 	}
-	if tenant == "" {
+	fromClaim := tenant == ""
+	if fromClaim {
 		tenant = claimedTenant(raw)
-		if tenant == "" {
-			return nil, errWhere
-		}
+	}
+	if !tenants.ValidName(tenant) {
+		return nil, errWhere
 	}
 	t, err := a.tenant(ctx, "name:", tenant, now)
 	if err != nil {
 		return nil, err
 	}
 	if !t.Settings.OAuthMode() {
+		if fromClaim {
+			return nil, ErrInvalid // an unverified claim learns nothing of the tenant
+		}
 		return nil, errIdPOff
+	}
+	if fromClaim {
+		// The claim that picked the tenant must be the tenant's own
+		// <ns>/tenant, verified with the rest.
+		strict := *t
+		strict.Settings.IdP.RequireTenantClaim = true
+		t = &strict
 	}
 	e, err := a.idpVerdict(ctx, raw, t, now)
 	if err != nil {
@@ -169,6 +181,9 @@ func (a *Authenticator) tenant(ctx context.Context, by, v string, now time.Time)
 	key := by + v
 	a.mu.RLock()
 	e, ok := a.tenants[key]
+	if !ok {
+		e, ok = a.tenantsMissing[key]
+	}
 	a.mu.RUnlock()
 	if ok && now.Before(e.until) {
 		return e.t, e.err
@@ -186,8 +201,14 @@ func (a *Authenticator) tenant(ctx context.Context, by, v string, now time.Time)
 	case err != nil:
 		return nil, err
 	}
+	// Names that match no tenant come from anyone: kept apart, so that they
+	// cannot push real tenants out.
 	a.mu.Lock()
-	a.tenants = remember(a.tenants, key, e, maxFailed)
+	if e.err == nil {
+		a.tenants = remember(a.tenants, key, e, maxFailed)
+	} else {
+		a.tenantsMissing = remember(a.tenantsMissing, key, e, maxFailed)
+	}
 	a.mu.Unlock()
 	return e.t, e.err
 }

@@ -53,11 +53,19 @@ func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now tim
 	if err != nil {
 		return nil, err
 	}
-	if a.PATUsed != nil {
+	if a.PATUsed != nil && ctx.Value(inspecting{}) == nil {
 		a.PATUsed(p.ID, audit.MetaFrom(ctx).IP, now)
 	}
 	return &Principal{Subject: p.UserID, Tenant: t.Name, Scopes: scopes, Auth: "pat", Expiry: p.ExpiresAt,
 		RateKey: "user:" + p.UserID, PATID: p.ID}, nil
+}
+
+type inspecting struct{}
+
+// Inspecting marks ctx as a check of a token on someone else's behalf
+// (introspection): a PAT checked so is not recorded as used.
+func Inspecting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inspecting{}, true)
 }
 
 // patLookup finds a PAT by digest, or remembers having done so.

@@ -70,7 +70,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 // the caller's own tenant, as the gateway would judge it now (mode, the
 // user's API access); anything else is inactive.
 func (s *Server) introspectUserToken(w http.ResponseWriter, r *http.Request, raw string, caller *clients.Resolved) {
-	p, err := s.UserTokens.AuthenticateFor(r.Context(), raw, caller.Tenant.Name)
+	p, err := s.UserTokens.AuthenticateFor(authn.Inspecting(r.Context()), raw, caller.Tenant.Name)
 	if err != nil || p.Tenant != caller.Tenant.Name || (p.Auth != "pat" && p.Auth != "idp") {
 		if err != nil && !isVerdict(err) {
 			s.Log.Warn("introspection: cannot check a user token", "err", err)

@@ -122,10 +122,11 @@ func (c *capped) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		// One more byte tells a body of exactly the cap from a longer one.
 		var one [1]byte
-		if n, _ := c.rc.Read(one[:]); n > 0 {
+		n, err := c.rc.Read(one[:])
+		if n > 0 {
 			return 0, ErrTooLarge
 		}
-		return c.rc.Read(p)
+		return 0, err
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]
@@ -152,8 +153,9 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 
 // internal lists ranges that are not the public internet beyond what
 // netip's predicates cover: shared address space (RFC 6598), IETF protocol
-// assignments, documentation and benchmarking ranges, NAT64 (which could
-// embed a private IPv4 address), and reserved space.
+// assignments, documentation and benchmarking ranges, reserved space, and
+// IPv6 ranges that embed an IPv4 address (NAT64, 6to4, Teredo,
+// IPv4-compatible) and could so reach a private one.
 var internal = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("192.0.0.0/24"),
@@ -165,6 +167,11 @@ var internal = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("::/96"),     // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("100::/64"),  // discard
+	netip.MustParsePrefix("2001::/32"), // Teredo: embeds an IPv4 address
+	netip.MustParsePrefix("2002::/16"), // 6to4: likewise
+	netip.MustParsePrefix("fec0::/10"), // site-local (deprecated)
 }
 
 // Public reports whether a is an address on the public internet: not

@@ -19,6 +19,7 @@ func TestPublic(t *testing.T) {
 		"0.0.0.0":         false, "0.1.2.3": false, "100.64.0.1": false, "198.18.0.1": false, "224.0.0.1": false,
 		"255.255.255.255": false, "::1": false, "::": false, "fe80::1": false, "fd00::1": false, "ff02::1": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true, "64:ff9b::a00:1": false,
+		"::a00:1": false, "2002:a00:1::1": false, "2001:0:a00:1::1": false, "fec0::1": false,
 	} {
 		if got := Public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Public(%s) = %v, want %v", addr, got, want)

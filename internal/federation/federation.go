@@ -87,7 +87,7 @@ type Verifier struct {
 	Log    *slog.Logger
 	// MetadataTTL is how long discovery and keys are trusted before they
 	// are fetched again (default 1h); a failed discovery is retried after
-	// a tenth of it, at most once a minute.
+	// a minute.
 	MetadataTTL time.Duration
 	// KeyRefetch is the least time between JWKS fetches caused by unknown
 	// kids (default 10s).
@@ -141,7 +141,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, t *store.Tenant) (*Id
 	if err != nil {
 		return nil, err
 	}
-	iss, claims, ok := Peek(raw)
+	iss, _, ok := Peek(raw)
 	if !ok {
 		return nil, ErrMalformed
 	}
@@ -162,7 +162,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string, t *store.Tenant) (*Id
 		// that is not JSON claims, which a valid signature cannot make).
 		return nil, ErrSignature
 	}
-	return v.check(tok, claims, t)
+	// From here on only the verified payload is read.
+	var verified map[string]any
+	if err := tok.Claims(&verified); err != nil {
+		return nil, ErrMalformed
+	}
+	return v.check(tok, verified, t)
 }
 
 // readHeader decodes the JOSE header and refuses unsigned and symmetric
@@ -219,34 +224,54 @@ func (v *Verifier) check(tok *oidc.IDToken, claims map[string]any, t *store.Tena
 }
 
 // provider returns the issuer's discovery and keys, fetching them when
-// absent or stale; concurrent callers share one fetch.
+// absent; concurrent callers share one fetch. A provider past its
+// MetadataTTL is still used while a fresh one is fetched in the
+// background, and kept if that fetch fails: an IdP's brief outage must not
+// stop tokens it signed with keys Gatehouse already holds.
 func (v *Verifier) provider(ctx context.Context, issuer string) (*provider, error) {
 	now := v.Now()
 	v.mu.Lock()
 	p := v.providers[issuer]
 	v.mu.Unlock()
-	if p != nil && now.Before(p.until) {
+	switch {
+	case p != nil && now.Before(p.until):
 		return p, p.err
-	}
-	ch := v.group.DoChan(issuer, func() (any, error) {
-		// Not the caller's cancellation: others may be waiting on this
-		// fetch. The client's timeout bounds it.
-		p := v.discover(context.WithoutCancel(ctx), issuer)
-		v.mu.Lock()
-		if v.providers == nil {
-			v.providers = make(map[string]*provider)
-		}
-		v.providers[issuer] = p
-		v.mu.Unlock()
+	case p != nil && p.err == nil:
+		v.refresh(ctx, issuer) // stale but good: use it meanwhile
 		return p, nil
-	})
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case res := <-ch:
-		p := res.Val.(*provider)
-		return p, p.err
+	case <-v.refresh(ctx, issuer):
 	}
+	v.mu.Lock()
+	p = v.providers[issuer]
+	v.mu.Unlock()
+	return p, p.err
+}
+
+// refresh fetches the issuer's metadata once however many ask, and
+// stores the result unless it failed where a good provider was held (then
+// that one is trusted for another retry interval).
+func (v *Verifier) refresh(ctx context.Context, issuer string) <-chan singleflight.Result {
+	return v.group.DoChan(issuer, func() (any, error) {
+		// Not the caller's cancellation: others may be waiting on this
+		// fetch. The client's timeout bounds it.
+		fresh := v.discover(context.WithoutCancel(ctx), issuer)
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.providers == nil {
+			v.providers = make(map[string]*provider)
+		}
+		if old := v.providers[issuer]; fresh.err != nil && old != nil && old.err == nil {
+			kept := *old
+			kept.until = fresh.until
+			fresh = &kept
+		}
+		v.providers[issuer] = fresh
+		return nil, nil
+	})
 }
 
 func (v *Verifier) ttl() time.Duration {
@@ -256,17 +281,19 @@ func (v *Verifier) ttl() time.Duration {
 	return time.Hour
 }
 
+// retry is how soon a failed discovery is tried again.
+const retry = time.Minute
+
 // discover reads the issuer's discovery document and its JWKS.
 func (v *Verifier) discover(ctx context.Context, issuer string) *provider {
 	now := v.Now()
-	retry := max(v.ttl()/10, time.Minute)
 	m, err := Discover(ctx, v.Client, issuer)
 	if err != nil {
 		v.Log.Warn("federation: identity provider discovery failed", "issuer", issuer, "err", err)
 		return &provider{err: err, until: now.Add(min(retry, v.ttl()))}
 	}
 	ks := &keySet{url: m.JWKSURI, client: v.Client, now: v.Now, refetch: v.KeyRefetch}
-	if err := ks.ensure(ctx, ""); err != nil {
+	if err := ks.load(ctx); err != nil {
 		v.Log.Warn("federation: identity provider keys unavailable", "issuer", issuer, "err", err)
 		return &provider{err: err, until: now.Add(min(retry, v.ttl()))}
 	}
@@ -291,7 +318,7 @@ type Metadata struct {
 func Discover(ctx context.Context, c *http.Client, issuer string) (*Metadata, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c), issuer)
 	if err != nil {
-		return nil, fmt.Errorf("discovery of %s: %w", issuer, err)
+		return nil, fmt.Errorf("discovery of %s: %w", issuer, short(err))
 	}
 	var m Metadata
 	if err := p.Claims(&m); err != nil {
@@ -320,3 +347,22 @@ func Probe(ctx context.Context, c *http.Client, issuer string) (*Metadata, []str
 	}
 	return m, kids, nil
 }
+
+// short keeps an error's message to a line: go-oidc puts the whole body
+// of a failed response in its errors, which would end up in logs and in
+// the admin's test report.
+func short(err error) error {
+	const limit = 200
+	if msg := err.Error(); len(msg) > limit {
+		return &truncated{msg: msg[:limit] + "…", err: err}
+	}
+	return err
+}
+
+type truncated struct {
+	msg string
+	err error
+}
+
+func (t *truncated) Error() string { return t.msg }
+func (t *truncated) Unwrap() error { return t.err }

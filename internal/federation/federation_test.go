@@ -234,3 +234,55 @@ func TestDiscoverReportsWhatItFound(t *testing.T) {
 		t.Fatalf("Discover = %+v, %v", m, err)
 	}
 }
+
+// Past MetadataTTL the provider is fetched again; while the IdP is down
+// the keys already held keep verifying its tokens.
+func TestStaleMetadataOutlivesAnIdPOutage(t *testing.T) {
+	f := newFixture(t)
+	f.v.MetadataTTL = time.Minute
+	ctx := context.Background()
+	if _, err := f.v.Verify(ctx, f.idp.Sign(f.claims(nil)), f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	f.idp.Down.Store(true)
+	f.now = f.now.Add(2 * time.Minute)
+	for range 3 { // the first of these starts the (failing) refresh
+		if _, err := f.v.Verify(ctx, f.idp.Sign(f.claims(nil)), f.tenant); err != nil {
+			t.Fatalf("during the outage: %v", err)
+		}
+	}
+	// A new IdP (no metadata held) that is down is not a verdict.
+	f2 := newFixture(t)
+	f2.idp.Down.Store(true)
+	_, err := f2.v.Verify(ctx, f2.idp.Sign(f2.claims(nil)), f2.tenant)
+	var r *federation.Refusal
+	if err == nil || errors.As(err, &r) {
+		t.Fatalf("an unreachable IdP: %v, want a failure that is not a refusal", err)
+	}
+	if len(err.Error()) > 300 {
+		t.Errorf("the error carries the IdP's response: %d bytes", len(err.Error()))
+	}
+}
+
+// A token without a kid is matched only when the IdP publishes one key.
+func TestTokenWithoutKid(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	k := f.idp.Unpublish(currentKid(t, f))
+	f.idp.Rotate()
+	f.idp.Unpublish(currentKid(t, f))
+	kid := f.idp.Rotate()
+	one := f.idp.Unpublish(kid)
+	f.idp.Publish(kid, one) // one key published
+	if _, err := f.v.Verify(ctx, idptest.SignWith(one, "", f.claims(nil)), f.tenant); err != nil {
+		t.Fatalf("no kid, one key: %v", err)
+	}
+	f.idp.Publish("second", k)
+	f.now = f.now.Add(time.Hour + time.Second) // fetched again
+	if _, err := f.v.Verify(ctx, idptest.SignWith(k, "second", f.claims(nil)), f.tenant); err != nil {
+		t.Fatalf("with kid, two keys: %v", err)
+	}
+	if _, err := f.v.Verify(ctx, idptest.SignWith(one, "", f.claims(nil)), f.tenant); !errors.Is(err, federation.ErrUnknownKey) {
+		t.Fatalf("no kid, two keys: %v, want ErrUnknownKey", err)
+	}
+}

@@ -170,7 +170,8 @@ func (a *API) notifyAPIAccess(r *http.Request, tenantID string, ids []string, en
 	if a.Webhooks == nil {
 		return
 	}
-	err := a.Webhooks.Enqueue(r.Context(), tenantID, webhook.TypeAPIAccessChanged, "", webhook.APIAccessChanged{UserIDs: ids, Enabled: enabled})
+	// The change is made: a caller hanging up now must not lose its notice.
+	err := a.Webhooks.Enqueue(context.WithoutCancel(r.Context()), tenantID, webhook.TypeAPIAccessChanged, "", webhook.APIAccessChanged{UserIDs: ids, Enabled: enabled})
 	if err != nil {
 		a.Log.Warn("api access changed: webhook not queued", "tenant", tenantID, "err", err)
 	}

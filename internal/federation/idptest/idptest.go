@@ -29,6 +29,8 @@ type IdP struct {
 	keys        map[string]*ecdsa.PrivateKey // kid → key; all published
 	current     string                       // the kid that signs
 	JWKSFetches atomic.Int64                 // JWKS requests served
+	// Down makes every endpoint answer 503 (an IdP outage).
+	Down atomic.Bool
 }
 
 // New starts an IdP with one ES256 key; it stops with the test.
@@ -51,7 +53,13 @@ func New(t testing.TB) *IdP {
 		idp.mu.Unlock()
 		json.NewEncoder(w).Encode(set)
 	})
-	idp.srv = httptest.NewServer(mux)
+	idp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if idp.Down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	idp.URL = idp.srv.URL
 	t.Cleanup(idp.srv.Close)
 	idp.Rotate()
@@ -70,6 +78,13 @@ func (idp *IdP) Rotate() string {
 	idp.keys[kid], idp.current = k, kid
 	idp.mu.Unlock()
 	return kid
+}
+
+// Publish adds k to the JWKS under kid (without making it the signer).
+func (idp *IdP) Publish(kid string, k *ecdsa.PrivateKey) {
+	idp.mu.Lock()
+	idp.keys[kid] = k
+	idp.mu.Unlock()
 }
 
 // Unpublish removes a key from the JWKS (it can still sign with SignWith).
