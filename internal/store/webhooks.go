@@ -72,12 +72,13 @@ type Webhooks interface {
 	// and counts an attempt: a concurrent claim (another replica) does not
 	// get them until the lease ends. The events are returned as claimed.
 	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]WebhookEvent, error)
-	// FinishWebhook records the outcome of a try: delivered at deliveredAt
-	// (non-zero), or else due again at nextAttempt (non-zero), or else
-	// abandoned; lastErr is kept in every case. A delivered event stays
-	// delivered: finishing it again changes nothing. ErrNotFound when
-	// unknown.
-	FinishWebhook(ctx context.Context, id string, deliveredAt, nextAttempt time.Time, lastErr string) error
+	// FinishWebhook records the outcome of try number attempt: delivered at
+	// deliveredAt (non-zero), or else due again at nextAttempt (non-zero),
+	// or else abandoned; lastErr is kept in every case. A delivered event
+	// stays delivered: finishing it again changes nothing. A failure of a
+	// try that is no longer the latest (it outlived its lease and the event
+	// was claimed again) changes nothing either. ErrNotFound when unknown.
+	FinishWebhook(ctx context.Context, id string, attempt int, deliveredAt, nextAttempt time.Time, lastErr string) error
 	// EnqueuePATExpiryNotices enqueues, in one transaction, the pat.expiring
 	// events of up to limit live tokens (unrevoked, expiring after now)
 	// whose notice is due, and records the notice on each token:

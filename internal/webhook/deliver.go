@@ -101,7 +101,7 @@ func (s *Service) record(ctx context.Context, e *store.WebhookEvent, o outcome) 
 		s.log().Warn("webhook delivery failed", "event", e.ID, "type", e.Type, "tenant", e.TenantID,
 			"attempt", e.Attempts, "err", o.err, "abandoned", next.IsZero())
 	}
-	return s.Store.FinishWebhook(ctx, e.ID, deliveredAt, next, o.err)
+	return s.Store.FinishWebhook(ctx, e.ID, e.Attempts, deliveredAt, next, o.err)
 }
 
 // post sends the signed event to the tenant's URL and returns the status.

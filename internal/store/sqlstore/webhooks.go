@@ -111,13 +111,15 @@ func queryWebhooks(ctx context.Context, q querier, query string, args ...any) ([
 }
 
 // FinishWebhook implements store.Webhooks.
-func (s *DB) FinishWebhook(ctx context.Context, id string, deliveredAt, nextAttempt time.Time, lastErr string) error {
+func (s *DB) FinishWebhook(ctx context.Context, id string, attempt int, deliveredAt, nextAttempt time.Time, lastErr string) error {
 	next := micros(nextAttempt)
 	if !deliveredAt.IsZero() {
 		next = 0
 	}
+	// A delivery is recorded whichever try made it; a failure only by the
+	// latest try, so that a late one cannot reschedule a newer claim.
 	err := affected(s.db.ExecContext(ctx, `UPDATE webhook_events SET delivered_at = $2, next_attempt_at = $3, last_error = $4
-		WHERE id = $1 AND delivered_at = 0`, id, micros(deliveredAt), next, lastErr))
+		WHERE id = $1 AND delivered_at = 0 AND ($6 OR attempts = $5)`, id, micros(deliveredAt), next, lastErr, attempt, !deliveredAt.IsZero()))
 	if !errors.Is(err, store.ErrNotFound) {
 		return s.wrap(err)
 	}

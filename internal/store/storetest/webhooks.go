@@ -91,7 +91,14 @@ func testWebhooksClaimFinish(t *testing.T, s store.Store) {
 	}
 
 	retry := t0.Add(10 * time.Minute)
-	if err := s.FinishWebhook(ctx, "a", time.Time{}, retry, "HTTP 500"); err != nil {
+	// The first try outlived its lease: its late failure changes nothing.
+	if err := s.FinishWebhook(ctx, "a", 1, time.Time{}, t0.Add(time.Hour), "late"); err != nil {
+		t.Fatal(err)
+	}
+	if e := mustWebhook(t, s, "a"); e.LastError != "" || !e.NextAttemptAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("a stale try's failure was recorded: %+v", e)
+	}
+	if err := s.FinishWebhook(ctx, "a", 2, time.Time{}, retry, "HTTP 500"); err != nil {
 		t.Fatal(err)
 	}
 	if e := mustWebhook(t, s, "a"); !e.NextAttemptAt.Equal(retry) || e.LastError != "HTTP 500" || e.Status() != store.WebhookPending {
@@ -102,18 +109,18 @@ func testWebhooksClaimFinish(t *testing.T, s store.Store) {
 		t.Fatalf("retry: %+v", got)
 	}
 	done := retry.Add(time.Second)
-	if err := s.FinishWebhook(ctx, "a", done, time.Time{}, ""); err != nil {
+	if err := s.FinishWebhook(ctx, "a", 3, done, time.Time{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	// A late failure of an earlier try does not undo the delivery.
-	if err := s.FinishWebhook(ctx, "a", time.Time{}, retry.Add(time.Hour), "timeout"); err != nil {
+	if err := s.FinishWebhook(ctx, "a", 3, time.Time{}, retry.Add(time.Hour), "timeout"); err != nil {
 		t.Fatal(err)
 	}
 	if e := mustWebhook(t, s, "a"); !e.DeliveredAt.Equal(done) || !e.NextAttemptAt.IsZero() || e.Status() != store.WebhookDelivered {
 		t.Fatalf("after delivery: %+v", e)
 	}
 	// Abandoned: no try left, the error kept.
-	if err := s.FinishWebhook(ctx, "b", time.Time{}, time.Time{}, "HTTP 410"); err != nil {
+	if err := s.FinishWebhook(ctx, "b", mustWebhook(t, s, "b").Attempts, time.Time{}, time.Time{}, "HTTP 410"); err != nil {
 		t.Fatal(err)
 	}
 	if e := mustWebhook(t, s, "b"); e.LastError != "HTTP 410" || e.Status() != store.WebhookAbandoned {
@@ -122,7 +129,7 @@ func testWebhooksClaimFinish(t *testing.T, s store.Store) {
 	if got, _ := s.ClaimWebhooks(ctx, t0.Add(100*day), time.Minute, 10); len(got) != 0 {
 		t.Fatalf("finished events were claimed: %s", webhookIDs(got))
 	}
-	wantErr(t, s.FinishWebhook(ctx, "nope", time.Time{}, retry, "x"), store.ErrNotFound)
+	wantErr(t, s.FinishWebhook(ctx, "nope", 1, time.Time{}, retry, "x"), store.ErrNotFound)
 }
 
 // Replicas claiming together never get the same event, and between them
@@ -180,7 +187,7 @@ func testWebhooksPurge(t *testing.T, s store.Store) {
 	}
 	mustEnqueue(t, s, newWebhook(tn.ID, "recent", "", now()))
 	for id, delivered := range map[string]time.Time{"delivered": old, "abandoned": {}, "recent": now()} {
-		if err := s.FinishWebhook(ctx, id, delivered, time.Time{}, ""); err != nil {
+		if err := s.FinishWebhook(ctx, id, 0, delivered, time.Time{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -216,7 +223,7 @@ func expiryEvents(t *testing.T, s store.Store, tenantID string) []string {
 			t.Fatalf("dedup key %q, want %q", e.DedupKey, want)
 		}
 		out = append(out, fmt.Sprintf("%s:%d", d.PATID, d.DaysLeft))
-		if err := s.FinishWebhook(ctx, e.ID, now(), time.Time{}, ""); err != nil {
+		if err := s.FinishWebhook(ctx, e.ID, e.Attempts, now(), time.Time{}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
