@@ -221,9 +221,13 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 	if e == nil {
 		e = a.failed[key]
 	}
+	_, foreign := a.idp[key]
 	a.mu.RUnlock()
 	if e != nil && now.Before(e.until) {
 		return e.claims, e.err
+	}
+	if foreign { // an IdP token seen before: its own cache has the verdict
+		return nil, errForeign
 	}
 	opaque := strings.HasPrefix(raw, "gate_")
 	if !opaque && a.IdP != nil {

@@ -35,7 +35,7 @@ type fixture struct {
 
 // newFixture runs the real app for its services and builds an
 // Authenticator of its own on a fake clock.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
 	ctx := context.Background()
 	tn := &store.Tenant{Name: "acme"}
@@ -52,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{s: s, a: a, clock: clk, tn: tn, c: c}
 }
 
-func (f *fixture) mint(t *testing.T, format string) *token.Minted {
+func (f *fixture) mint(t testing.TB, format string) *token.Minted {
 	t.Helper()
 	m, err := f.s.Tokens.Mint(context.Background(), token.Request{ClientID: f.c.ID, TenantID: f.tn.ID, Tenant: "acme",
 		Orgs: []string{"acme"}, Subject: f.c.ID, Audience: []string{f.s.URL}, Scope: "read", Auth: "client_credentials",

@@ -3,11 +3,13 @@ package authn_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/federation/idptest"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -130,4 +132,56 @@ func TestIdPTokenRules(t *testing.T) {
 	if _, err := f.a.AuthenticateFor(ctx, tok, "acme"); !errors.Is(err, authn.ErrInvalid) || !strings.Contains(err.Error(), "user_auth_mode pat") {
 		t.Errorf("pat mode: %v", err)
 	}
+}
+
+// BenchmarkIdPToken compares an IdP token's first check (signature
+// verified by go-oidc against the test IdP's JWKS, user looked up) with the
+// cached verdict every later request gets, and with a Gatehouse JWT's
+// cached path as the baseline.
+func BenchmarkIdPToken(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	idp := idptest.New(b)
+	f.tn, _ = f.s.Tenants.Update(ctx, f.tn.ID, func(t *store.Tenant) {
+		t.Settings.UserAuthMode = store.AuthModeOAuth
+		t.Settings.IdP = store.IdPSettings{Issuer: idp.URL, Audiences: []string{"api"}, ClaimNamespace: "https://ns"}
+	}, store.Event{})
+	if _, err := f.s.Users.Create(ctx, f.tn.ID, &users.Patch{Email: ptr("ada@acme.example"), Name: ptr("Ada"),
+		Roles: &[]string{"program_member"}, APIEnabled: ptr(true)}, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	f.a.Users, f.a.Tenants, f.a.Now = f.s.Users, f.s.Store, time.Now
+	f.a.IdP = &federation.Verifier{Client: egress.New(egress.Options{AllowHTTP: true, AllowPrivate: true}), Now: time.Now,
+		Log: slog.New(slog.DiscardHandler)}
+	claims := func(i int) map[string]any {
+		return map[string]any{"iss": idp.URL, "aud": "api", "exp": time.Now().Add(time.Hour).Unix(), "https://ns/email": "ada@acme.example", "n": i}
+	}
+	own := f.mint(b, store.FormatJWT).Token
+	b.Run("gatehouse-jwt-cached", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.a.AuthenticateFor(ctx, own, "acme"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("idp-cached", func(b *testing.B) {
+		tok := idp.Sign(claims(-1))
+		for b.Loop() {
+			if _, err := f.a.AuthenticateFor(ctx, tok, "acme"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("idp-first-use", func(b *testing.B) {
+		toks := make([]string, b.N)
+		for i := range toks {
+			toks[i] = idp.Sign(claims(i))
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := f.a.AuthenticateFor(ctx, toks[i], "acme"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
