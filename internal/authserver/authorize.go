@@ -2,10 +2,6 @@ package authserver
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -17,9 +13,9 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/protocol"
-	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/websession"
 )
 
 // The authorization endpoint (RFC 6749 §4.1.1, RFC 7636, RFC 9700): the
@@ -27,17 +23,8 @@ import (
 // client asks for, and approves or denies; the browser goes back to the
 // client's exact registered redirect URI with a 60-second single-use code.
 const (
-	codeLifetime    = 60 * time.Second
-	sessionLifetime = 8 * time.Hour
-	sessionCookie   = "gatehouse_session"
-	csrfCookie      = "gatehouse_csrf"
-	maxFormBytes    = 16 << 10
-)
-
-// Brute-force throttles on sign-in: per account and per client IP.
-var (
-	loginPerAccount = ratelimit.Limit{Count: 10, Period: 15 * time.Minute}
-	loginPerIP      = ratelimit.Limit{Count: 60, Period: 15 * time.Minute}
+	codeLifetime = 60 * time.Second
+	maxFormBytes = 16 << 10
 )
 
 func (s *Server) mountAuthorize(mux *http.ServeMux) {
@@ -146,7 +133,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if uid := s.session(r, a.client.Tenant.ID); uid != "" {
+	if uid := s.sessions().User(r, a.client.Tenant.ID); uid != "" {
 		s.showConsent(w, r, a, uid)
 		return
 	}
@@ -160,7 +147,7 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, "error", pageData{Message: "The form could not be read."})
 		return
 	}
-	if !s.csrfOK(r) {
+	if !websession.CSRFOK(r) {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "The form expired or came from another site. Go back to the application and start again."})
 		return
 	}
@@ -178,7 +165,7 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 	case "login":
 		s.login(w, r, a)
 	case "consent":
-		uid := s.session(r, a.client.Tenant.ID)
+		uid := s.sessions().User(r, a.client.Tenant.ID)
 		if uid == "" {
 			s.render(w, r, http.StatusOK, "login", loginPage(a, "", "Your session ended. Sign in again."))
 			return
@@ -196,16 +183,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 	again := func(status int, msg string) {
 		s.render(w, r, status, "login", loginPage(a, email, msg))
 	}
-	for _, key := range []struct {
-		k string
-		l ratelimit.Limit
-	}{{"login:ip:" + meta.IP, loginPerIP}, {"login:acct:" + a.client.Tenant.ID + ":" + email, loginPerAccount}} {
-		res, err := s.Quota.Allow(ctx, key.k, key.l)
-		if err == nil && !res.Allowed {
-			w.Header().Set("Retry-After", strconv.Itoa(int(res.RetryAfter/time.Second)+1))
-			again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
-			return
-		}
+	if wait, ok := websession.ThrottleLogin(ctx, s.Quota, meta.IP, a.client.Tenant.ID, email); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
+		return
 	}
 	u, err := s.Users.Login(ctx, a.client.Tenant.ID, email, r.PostForm.Get("password"))
 	if err != nil {
@@ -215,7 +196,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 		return
 	}
 	s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, "user.login", a.client.Client.ID, audit.Success))
-	s.setSession(w, a.client.Tenant.ID, u.ID)
+	s.sessions().Set(w, a.client.Tenant.ID, u.ID)
 	s.showConsent(w, r, a, u.ID)
 }
 
@@ -269,7 +250,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 		s.redirectError(w, r, a, protocol.ErrInvalidScope.WithDescription("the user's roles grant none of the requested scopes"))
 		return
 	}
-	code := randomToken()
+	code := websession.RandomToken()
 	err = s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
 		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: redirectParam(a), Scope: strings.Join(scope, " "), Nonce: a.nonce,
 		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)})
@@ -334,60 +315,9 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, a *authzReques
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
-// The session cookie is stateless: tenant, user and expiry, with an HMAC
-// under a key derived from the signing key it names.
-type sessionValue struct {
-	Tenant string `json:"t"`
-	User   string `json:"u"`
-	Exp    int64  `json:"e"`
-	KID    string `json:"k"`
-}
-
-func (s *Server) setSession(w http.ResponseWriter, tenantID, userID string) {
-	k := s.Keys.Current()
-	body := mustJSON(sessionValue{Tenant: tenantID, User: userID, Exp: s.Now().Add(sessionLifetime).Unix(), KID: k.ID})
-	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(k.MAC(append([]byte("session\n"), body...)))
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v, Path: "/", MaxAge: int(sessionLifetime / time.Second),
-		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
-}
-
-// session returns the signed-in user of the tenant, or "".
-func (s *Server) session(r *http.Request, tenantID string) string {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return ""
-	}
-	b64, sig64, ok := strings.Cut(c.Value, ".")
-	body, err1 := base64.RawURLEncoding.DecodeString(b64)
-	sig, err2 := base64.RawURLEncoding.DecodeString(sig64)
-	var v sessionValue
-	if !ok || err1 != nil || err2 != nil || json.Unmarshal(body, &v) != nil {
-		return ""
-	}
-	k, found := s.Keys.Lookup(r.Context(), v.KID)
-	if !found || subtle.ConstantTimeCompare(sig, k.MAC(append([]byte("session\n"), body...))) != 1 {
-		return ""
-	}
-	if v.Tenant != tenantID || s.Now().Unix() >= v.Exp {
-		return ""
-	}
-	return v.User
-}
-
-// csrfOK checks the form's token against its cookie (double submit), on
-// top of the cross-origin check that wraps the handler.
-func (s *Server) csrfOK(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	form := r.PostForm.Get("csrf")
-	return err == nil && len(c.Value) >= 32 && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
-}
-
-func (s *Server) secureCookies() bool { return strings.HasPrefix(s.Issuer, "https://") }
-
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+// sessions is the browser session shared with the console.
+func (s *Server) sessions() *websession.Sessions {
+	return &websession.Sessions{Keys: s.Keys, Now: s.Now, Secure: strings.HasPrefix(s.Issuer, "https://")}
 }
 
 // pageData is what the templates show.
@@ -401,9 +331,7 @@ type pageData struct {
 // render writes a page with a fresh CSRF token and a strict CSP: nothing
 // loads from anywhere, the one inline style carries a nonce.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
-	d.CSRF, d.Nonce = randomToken(), randomToken()
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: d.CSRF, Path: "/oauth2/authorize", HttpOnly: true,
-		Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode})
+	d.CSRF, d.Nonce = s.sessions().NewCSRF(w, "/oauth2/authorize"), websession.RandomToken()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -1,0 +1,132 @@
+// Package websession owns what Gatehouse's browser pages share: the
+// signed-in user's session cookie (one session for the authorize flow and
+// the console), double-submit CSRF tokens, and the brute-force throttle on
+// sign-in.
+//
+// The session cookie is stateless: tenant, user and expiry, with an HMAC
+// under a key derived from the signing key it names, so every replica can
+// read it and a key rotation does not sign anyone out until the old key is
+// dropped.
+package websession
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+)
+
+// Cookie names.
+const (
+	SessionCookie = "gatehouse_session"
+	CSRFCookie    = "gatehouse_csrf"
+)
+
+// Lifetime of a session.
+const Lifetime = 8 * time.Hour
+
+// Sessions reads and writes the session cookie.
+type Sessions struct {
+	Keys *keys.Manager
+	Now  func() time.Time
+	// Secure marks cookies Secure (an https issuer).
+	Secure bool
+}
+
+type value struct {
+	Tenant string `json:"t"`
+	User   string `json:"u"`
+	Exp    int64  `json:"e"`
+	KID    string `json:"k"`
+}
+
+// Set signs the user of the tenant in.
+func (s *Sessions) Set(w http.ResponseWriter, tenantID, userID string) {
+	k := s.Keys.Current()
+	body, _ := json.Marshal(value{Tenant: tenantID, User: userID, Exp: s.Now().Add(Lifetime).Unix(), KID: k.ID})
+	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(k.MAC(append([]byte("session\n"), body...)))
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: v, Path: "/", MaxAge: int(Lifetime / time.Second),
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+}
+
+// Clear signs out.
+func (s *Sessions) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Secure,
+		SameSite: http.SameSiteLaxMode})
+}
+
+// User returns the signed-in user of the tenant, or "".
+func (s *Sessions) User(r *http.Request, tenantID string) string {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return ""
+	}
+	b64, sig64, ok := strings.Cut(c.Value, ".")
+	body, err1 := base64.RawURLEncoding.DecodeString(b64)
+	sig, err2 := base64.RawURLEncoding.DecodeString(sig64)
+	var v value
+	if !ok || err1 != nil || err2 != nil || json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	k, found := s.Keys.Lookup(r.Context(), v.KID)
+	if !found || subtle.ConstantTimeCompare(sig, k.MAC(append([]byte("session\n"), body...))) != 1 {
+		return ""
+	}
+	if v.Tenant != tenantID || s.Now().Unix() >= v.Exp {
+		return ""
+	}
+	return v.User
+}
+
+// NewCSRF sets a fresh CSRF cookie for the pages under path and returns
+// the token the page's forms carry.
+func (s *Sessions) NewCSRF(w http.ResponseWriter, path string) string {
+	t := RandomToken()
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: t, Path: path, HttpOnly: true, Secure: s.Secure,
+		SameSite: http.SameSiteStrictMode})
+	return t
+}
+
+// CSRFOK checks a parsed form's csrf field against its cookie (double
+// submit), on top of the cross-origin check that should wrap the handler.
+func CSRFOK(r *http.Request) bool {
+	c, err := r.Cookie(CSRFCookie)
+	form := r.PostForm.Get("csrf")
+	return err == nil && len(c.Value) >= 32 && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+}
+
+// RandomToken is 256 random bits, base64url.
+func RandomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Brute-force throttles on sign-in: per account and per client IP.
+var (
+	loginPerAccount = ratelimit.Limit{Count: 10, Period: 15 * time.Minute}
+	loginPerIP      = ratelimit.Limit{Count: 60, Period: 15 * time.Minute}
+)
+
+// ThrottleLogin counts a sign-in attempt for the account (tenant, email)
+// and the caller's IP; when either is over its budget it returns how long
+// to wait. A limiter failure does not lock people out.
+func ThrottleLogin(ctx context.Context, l ratelimit.Limiter, ip, tenantID, email string) (wait time.Duration, ok bool) {
+	for _, key := range []struct {
+		k string
+		l ratelimit.Limit
+	}{{"login:ip:" + ip, loginPerIP}, {"login:acct:" + tenantID + ":" + email, loginPerAccount}} {
+		res, err := l.Allow(ctx, key.k, key.l)
+		if err == nil && !res.Allowed {
+			return res.RetryAfter, false
+		}
+	}
+	return 0, true
+}
