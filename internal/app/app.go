@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/gateway"
@@ -48,6 +49,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/internal/users"
 	"github.com/gatehouse/gatehouse/internal/webhook"
+	"github.com/gatehouse/gatehouse/internal/websession"
 )
 
 // App is a running Gatehouse server.
@@ -291,6 +293,8 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 		UserTokens: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
+	(&console.Handler{Sessions: &websession.Sessions{Keys: a.Keys, Now: a.now, Secure: strings.HasPrefix(cfg.Issuer, "https://")},
+		Tenants: a.Store, Users: a.Users, PATs: a.PATs, Limiter: a.Limiter, Audit: a.audit, Log: log, Now: a.now}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
 		Revoked: a.Auth.Revoked, Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)

@@ -17,14 +17,14 @@ var rank = map[string]int{
 	"internal/clients": 2, "internal/tenants": 2, "internal/keys": 2, "internal/token": 2, "internal/audit": 2, "internal/webhook": 2,
 	"internal/authn": 2, "internal/websession": 2, "internal/users": 2, "internal/pats": 2, "internal/federation": 2, "internal/federation/idptest": 2,
 	"internal/httpx": 3, "internal/authserver": 3, "internal/httpapi": 3, "internal/config": 3,
-	"internal/gateway": 3, "internal/selfservice": 3, "internal/apisession": 3,
+	"internal/gateway": 3, "internal/selfservice": 3, "internal/apisession": 3, "internal/console": 3,
 	"internal/app":     4,
 	"internal/apptest": 5, "cmd/gatehouse": 5, "e2e": 5,
 	"sdk/admin": 0,
 }
 
 // surfaces must not import each other.
-var surfaces = []string{"internal/authserver", "internal/httpapi", "internal/gateway", "internal/selfservice", "internal/apisession"}
+var surfaces = []string{"internal/authserver", "internal/httpapi", "internal/gateway", "internal/selfservice", "internal/apisession", "internal/console"}
 
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .TestImports " "}} {{join .XTestImports " "}}`, module+"...").Output()

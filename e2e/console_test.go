@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+// chrome starts headless Chromium for the test and returns its context
+// and a screenshot taker: each PNG goes to the test's temp dir and, when
+// GATEHOUSE_SCREENSHOTS names a folder, there too.
+func chrome(t *testing.T) (context.Context, func(name string)) {
+	t.Helper()
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no chromium, chromium-browser or google-chrome on PATH (.ci/run installs Debian's chromium)")
+	}
+	tctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelT)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1200, 900), chromedp.ExecPath(bin))
+	actx, cancelA := chromedp.NewExecAllocator(tctx, opts...)
+	t.Cleanup(cancelA)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(cancelB)
+	dirs := []string{t.TempDir()}
+	if d := os.Getenv("GATEHOUSE_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Fatalf("screenshot %s: %v (%d bytes)", name, err, len(png))
+		}
+		for _, d := range dirs {
+			if err := os.WriteFile(filepath.Join(d, name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return bctx, shot
+}
+
+// unlabelled lists the visible form controls of the page without a label.
+const unlabelled = `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+	.filter(e => e.labels.length === 0).map(e => e.id || e.name).join(",")`
+
+// The console in a real browser: a user signs in, creates a personal
+// access token and reads it once, uses it through the gateway, reloads and
+// finds it shown no more, revokes it after a confirmation, and the API
+// refuses it. Every input has a label.
+func TestConsoleTokensInABrowser(t *testing.T) {
+	up := newUpstream(t)
+	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) { c.Routes = submissionsRoutes(t, up.URL) })
+	patUser(t, s, "acme", "ada@acme.example")
+	b, shot := chrome(t)
+	checkLabels := func(page string) {
+		t.Helper()
+		missing, err := chromedp.Run(b, chromedp.Evaluate[string](unlabelled))
+		if err != nil || missing != "" {
+			t.Errorf("%s: inputs without a label: %q (%v)", page, missing, err)
+		}
+	}
+
+	// Signed out, the tokens page sends the browser to sign in.
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/tokens"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
+	); err != nil {
+		t.Fatalf("sign-in page: %v", err)
+	}
+	checkLabels("sign in")
+	shot("console-signin.png")
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#create")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	checkLabels("tokens")
+
+	// Create: name, 7 days; the token is on the response page, once.
+	if err := chromedp.Do(b,
+		chromedp.SendKeys(chromedp.CSS("#name"), "ci export job"),
+		chromedp.Click(chromedp.CSS(`input[name=expiry][value="7d"]`)),
+		chromedp.Click(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS("#new-token")),
+	); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	tok, err := chromedp.Run(b, chromedp.Value(chromedp.CSS("#new-token")))
+	if err != nil || !strings.HasPrefix(tok, "gate_pat_") {
+		t.Fatalf("the new token: %q, %v", tok, err)
+	}
+	shot("console-token-created.png")
+	if r := call(t, s, "GET", "/api/acme/submissions", tok, nil); r.Status != 200 {
+		t.Fatalf("the console's token at the gateway: %d %s", r.Status, r.Body)
+	}
+
+	// Reload: listed by prefix, the token itself gone.
+	if err := chromedp.Do(b, chromedp.Navigate(s.URL+"/console/acme/tokens"), chromedp.WaitVisible(chromedp.CSS("table"))); err != nil {
+		t.Fatal(err)
+	}
+	html, err := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil || strings.Contains(html, tok) || !strings.Contains(html, tok[:13]) || !strings.Contains(html, "ci export job") {
+		t.Fatalf("after a reload the page must list the token by prefix only (%v)", err)
+	}
+
+	// Revoke, with a confirmation; the API refuses the token at once.
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS("a.danger")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-revoke")),
+	); err != nil {
+		t.Fatalf("revoke link: %v", err)
+	}
+	shot("console-revoke.png")
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS("#confirm-revoke")),
+		chromedp.WaitVisible(chromedp.CSS(".message")),
+	); err != nil {
+		t.Fatalf("confirm revoke: %v", err)
+	}
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".message"))); !strings.Contains(msg, "revoked") {
+		t.Errorf("after revoking: %q", msg)
+	}
+	if html, _ := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, "ci export job") {
+		t.Error("the revoked token is still listed")
+	}
+	shot("console-tokens.png")
+	if r := call(t, s, "GET", "/api/acme/submissions", tok, nil); r.Status != 401 {
+		t.Errorf("the revoked token at the gateway: %d", r.Status)
+	}
+
+	// Signing out ends the session for the console.
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS(".signout button")),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.Navigate(s.URL+"/console/acme/tokens"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+	); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+}
+
+// The console's forms refuse what a browser under attack would send:
+// no CSRF token, another site's origin, a redirect off the console; and a
+// signed-out or unknown-tenant visit gets sign-in or 404, not data.
+func TestConsoleRefusals(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	patUser(t, s, "acme", "ada@acme.example")
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) *http.Response {
+		t.Helper()
+		r, err := noRedirect.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r
+	}
+	if r := get("/console/acme/tokens"); r.StatusCode != 303 || r.Header.Get("Location") != "/console/acme/signin?next=%2Fconsole%2Facme%2Ftokens" {
+		t.Errorf("signed out: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r := get("/console/nope/signin"); r.StatusCode != 404 {
+		t.Errorf("unknown tenant: %d", r.StatusCode)
+	}
+	r := get("/console/acme/signin")
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers: %v", r.Header)
+	}
+	var csrf string
+	for _, c := range r.Cookies() {
+		if c.Name == "gatehouse_csrf" {
+			csrf = c.Value
+		}
+	}
+	signIn := func(form url.Values, cookie, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL+"/console/acme/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != "" {
+			req.Header.Set("Cookie", "gatehouse_csrf="+cookie)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	good := url.Values{"email": {"ada@acme.example"}, "password": {userPassword}, "csrf": {csrf}, "next": {"https://evil.example/x"}}
+	if r := signIn(good, "", ""); r.StatusCode != 403 {
+		t.Errorf("no CSRF cookie: %d", r.StatusCode)
+	}
+	if r := signIn(good, csrf, "https://evil.example"); r.StatusCode != 403 {
+		t.Errorf("cross-site: %d", r.StatusCode)
+	}
+	r = signIn(good, csrf, "")
+	if r.StatusCode != 303 || r.Header.Get("Location") != "/console/acme/" {
+		t.Errorf("sign in with a foreign next: %d %q (want the console, not the other site)", r.StatusCode, r.Header.Get("Location"))
+	}
+	bad := url.Values{"email": {"ada@acme.example"}, "password": {"wrong password!"}, "csrf": {csrf}}
+	status := 0
+	for range 11 {
+		status = signIn(bad, csrf, "").StatusCode
+	}
+	if status != 429 {
+		t.Errorf("the 11th wrong password in a row: %d, want 429", status)
+	}
+}

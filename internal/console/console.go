@@ -1,0 +1,253 @@
+// Package console is the web console: server-rendered pages under
+// /console/{tenant}/ on the public listener, built with html/template and
+// embedded assets (no CDN), usable without JavaScript. It shares the
+// browser session, CSRF tokens and sign-in throttle with the authorize
+// flow (package websession), so signing in here also signs in there.
+//
+// Every form POST passes the cross-origin check and a double-submit CSRF
+// token; every page is no-store, framed by nobody, and loads only
+// Gatehouse's own assets (CSP). Pages arrive with the features they show:
+// sign in and out, and the user's own API tokens, so far.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/protocol"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/websession"
+)
+
+//go:embed templates/*.html assets/*
+var files embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+}).ParseFS(files, "templates/*.html"))
+
+// Tenants is what the console reads of tenants.
+type Tenants interface {
+	GetTenant(ctx context.Context, name string) (*store.Tenant, error)
+}
+
+// Handler serves the console.
+type Handler struct {
+	Sessions *websession.Sessions
+	Tenants  Tenants
+	Users    *users.Service
+	PATs     *pats.Service
+	Limiter  ratelimit.Limiter // sign-in throttle
+	Audit    *audit.Recorder
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// maxForm caps a form body.
+const maxForm = 16 << 10
+
+// Mount registers the console's routes.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	assets, _ := fs.Sub(files, "assets")
+	mux.Handle("GET /console-assets/", http.StripPrefix("/console-assets/", assetServer(http.FileServerFS(assets))))
+	var cop http.CrossOriginProtection
+	get := func(pattern string, fn pageFunc) { mux.Handle("GET "+pattern, h.page(fn)) }
+	post := func(pattern string, fn pageFunc) { mux.Handle("POST "+pattern, cop.Handler(h.form(fn))) }
+	get("/console/{tenant}/{$}", func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		http.Redirect(w, r, c.path("tokens"), http.StatusSeeOther)
+		return nil
+	})
+	mux.Handle("GET /console/{tenant}/signin", h.public(h.signInPage))
+	mux.Handle("POST /console/{tenant}/signin", cop.Handler(h.public(h.signIn)))
+	post("/console/{tenant}/signout", h.signOut)
+	get("/console/{tenant}/tokens", h.tokens)
+	post("/console/{tenant}/tokens", h.createToken)
+	get("/console/{tenant}/tokens/{id}/revoke", h.confirmRevoke)
+	post("/console/{tenant}/tokens/{id}/revoke", h.revokeToken)
+}
+
+// caller is the signed-in user on a tenant's console.
+type caller struct {
+	tenant *store.Tenant
+	user   *store.User
+}
+
+func (c *caller) path(rest string) string { return "/console/" + c.tenant.Name + "/" + rest }
+
+type pageFunc func(w http.ResponseWriter, r *http.Request, c *caller) error
+
+// page serves a page for the signed-in user; anyone else goes to sign in.
+func (h *Handler) page(fn pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, ok := h.tenant(w, r)
+		if !ok {
+			return
+		}
+		c, ok := h.signedIn(w, r, t)
+		if !ok {
+			return
+		}
+		if err := fn(w, r, c); err != nil {
+			h.fail(w, r, c, err)
+		}
+	})
+}
+
+// form is page for a POST: the body is capped and parsed, and its CSRF
+// token checked, before fn runs.
+func (h *Handler) form(fn pageFunc) http.Handler {
+	return h.page(func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		if err := parseForm(w, r); err != nil {
+			return err
+		}
+		return fn(w, r, c)
+	})
+}
+
+// public serves the pages of the signed-out (sign in).
+func (h *Handler) public(fn func(w http.ResponseWriter, r *http.Request, t *store.Tenant)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t, ok := h.tenant(w, r); ok {
+			fn(w, r, t)
+		}
+	})
+}
+
+var (
+	errCSRF = &protocol.Error{Code: "invalid_request", Status: http.StatusForbidden,
+		Description: "The form expired or came from another site. Reload the page and try again."}
+	errForm = &protocol.Error{Code: "invalid_request", Status: http.StatusBadRequest, Description: "The form could not be read."}
+)
+
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return errForm
+	}
+	if !websession.CSRFOK(r) {
+		return errCSRF
+	}
+	return nil
+}
+
+// tenant finds the tenant named in the path, or writes a 404 page.
+func (h *Handler) tenant(w http.ResponseWriter, r *http.Request) (*store.Tenant, bool) {
+	name := r.PathValue("tenant")
+	var t *store.Tenant
+	err := store.ErrNotFound
+	if tenants.ValidName(name) {
+		t, err = h.Tenants.GetTenant(r.Context(), name)
+	}
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.Log.Error("console: tenant lookup", "err", err)
+		}
+		h.render(w, r, http.StatusNotFound, "message", view{Title: "Not found", Message: "There is no such tenant."})
+		return nil, false
+	}
+	return t, true
+}
+
+// signedIn returns the session's user, or sends the browser to sign in.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tenant) (*caller, bool) {
+	uid := h.Sessions.User(r, t.ID)
+	var u *store.User
+	if uid != "" {
+		var err error
+		if u, err = h.Users.Get(r.Context(), t.ID, uid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.Log.Error("console: user lookup", "err", err)
+			h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
+			return nil, false
+		}
+	}
+	if u == nil {
+		next := r.URL.Path
+		if r.Method != http.MethodGet {
+			next = "/console/" + t.Name + "/"
+		}
+		http.Redirect(w, r, "/console/"+t.Name+"/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+		return nil, false
+	}
+	return &caller{tenant: t, user: u}, true
+}
+
+// view is what templates show; each page fills in its part.
+type view struct {
+	Title, Message, Error string
+	Tenant                string
+	User                  *store.User
+	CSRF                  string
+	Email, Next           string
+
+	Tokens  []tokenRow
+	Created *tokenRow
+	Token   *tokenRow
+	Limit   int
+}
+
+// render writes a page with a fresh CSRF token and the console's headers.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.CSRF = h.Sessions.NewCSRF(w, "/console/")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, v); err != nil {
+		h.Log.Warn("console: render", "page", name, "err", err) // the browser went away
+	}
+}
+
+// fail renders an error as a page.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
+	var pe *protocol.Error
+	v := view{Title: "Something went wrong", Tenant: c.tenant.Name, User: c.user}
+	status := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &pe):
+		status, v.Message = pe.Status, pe.Description
+	case errors.Is(err, store.ErrNotFound):
+		status, v.Message = http.StatusNotFound, "That no longer exists."
+	default:
+		h.Log.Error("console", "path", r.URL.Path, "err", err)
+		v.Message = "An internal error occurred. Try again in a moment."
+	}
+	h.render(w, r, status, "message", v)
+}
+
+// assetServer adds caching and content-type sniffing protection to the
+// embedded assets.
+func assetServer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) event(r *http.Request, c *caller, action, target string) store.Event {
+	return audit.New(r.Context(), h.Now(), c.tenant.ID, "user:"+c.user.ID, action, target, audit.Success)
+}
+
+// retryAfter formats a wait for the Retry-After header.
+func retryAfter(d time.Duration) string { return strconv.Itoa(int(d/time.Second) + 1) }
