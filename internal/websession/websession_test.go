@@ -1,0 +1,72 @@
+package websession_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/websession"
+)
+
+func TestSessionCookie(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	now := time.Now()
+	ss := &websession.Sessions{Keys: s.Keys, Now: func() time.Time { return now }}
+	rec := httptest.NewRecorder()
+	ss.Set(rec, "tn_a", "usr_1")
+	cookie := rec.Result().Cookies()[0]
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Name != websession.SessionCookie {
+		t.Fatalf("cookie %+v", cookie)
+	}
+	with := func(v string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: websession.SessionCookie, Value: v})
+		return r
+	}
+	if u := ss.User(with(cookie.Value), "tn_a"); u != "usr_1" {
+		t.Fatalf("User = %q", u)
+	}
+	body, sig, _ := strings.Cut(cookie.Value, ".")
+	for name, v := range map[string]string{
+		"another tenant": "", "tampered body": "x" + body + "." + sig, "no signature": body, "junk": "!!.??",
+		"signature of another body": strings.Replace(cookie.Value, body[:4], "AAAA", 1),
+	} {
+		tenant := "tn_a"
+		if name == "another tenant" {
+			v, tenant = cookie.Value, "tn_b"
+		}
+		if u := ss.User(with(v), tenant); u != "" {
+			t.Errorf("%s: User = %q", name, u)
+		}
+	}
+	now = now.Add(websession.Lifetime)
+	if u := ss.User(with(cookie.Value), "tn_a"); u != "" {
+		t.Errorf("expired session: User = %q", u)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	ss := &websession.Sessions{Now: time.Now}
+	rec := httptest.NewRecorder()
+	tok := ss.NewCSRF(rec, "/console/")
+	c := rec.Result().Cookies()[0]
+	if c.SameSite != http.SameSiteStrictMode || !c.HttpOnly || c.Path != "/console/" || len(tok) < 32 {
+		t.Fatalf("csrf cookie %+v", c)
+	}
+	post := func(cookie, field string) bool {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {field}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != "" {
+			r.AddCookie(&http.Cookie{Name: websession.CSRFCookie, Value: cookie})
+		}
+		r.ParseForm()
+		return websession.CSRFOK(r)
+	}
+	if !post(tok, tok) || post("", tok) || post(tok, "") || post(tok, websession.RandomToken()) || post("short", "short") {
+		t.Error("CSRFOK must accept exactly a matching cookie and field of full length")
+	}
+}
