@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // chrome starts headless Chromium for the test and returns its context
@@ -229,4 +232,116 @@ func TestConsoleRefusals(t *testing.T) {
 	if status != 429 {
 		t.Errorf("the 11th wrong password in a row: %d, want 429", status)
 	}
+}
+
+// Security > Users / Groups > Enable Public API, for several at once, by an
+// administrator in a real browser; a program member is refused the page
+// even by URL.
+func TestConsoleEnablePublicAPI(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	patUser(t, s, "acme", "ada@acme.example")
+	tn, err := s.Admin.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(email string, roles ...string) *store.User {
+		u, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr(email), Name: ptr(email[:3]), Password: ptr(userPassword),
+			Roles: &roles}, store.Event{Action: "user.create"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	mk("boss@acme.example", "super")
+	bob, cy := mk("bob@acme.example", "program_member"), mk("cy@acme.example", "program_member")
+	grp, err := s.Users.CreateGroup(ctx, tn.ID, &users.GroupPatch{Name: ptr("integrators")}, store.Event{Action: "group.create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A program member signs in: no admin links, and the page by URL is 403.
+	jar := signedInClient(t, s, "ada@acme.example")
+	if r, _ := jar.Get(s.URL + "/console/acme/users"); r == nil || r.StatusCode != 403 {
+		t.Fatalf("a program member on Users: %v", r)
+	}
+
+	b, shot := chrome(t)
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/signin"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#create")),
+		chromedp.Click(chromedp.CSS(`nav a[href$="/users"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#enable-api")),
+		chromedp.Click(chromedp.CSS("#u-"+bob.ID)),
+		chromedp.Click(chromedp.CSS("#u-"+cy.ID)),
+	); err != nil {
+		t.Fatalf("users page: %v", err)
+	}
+	shot("console-users.png")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#enable-api")), chromedp.WaitVisible(chromedp.CSS(".message"))); err != nil {
+		t.Fatalf("enable: %v", err)
+	}
+	for _, u := range []*store.User{bob, cy} {
+		got, _ := s.Users.Get(ctx, tn.ID, u.ID)
+		if ok, err := s.Users.HasAPIAccess(ctx, got); err != nil || !ok {
+			t.Errorf("%s has no API access after Enable Public API: %v", u.Email, err)
+		}
+	}
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".message"))); !strings.Contains(msg, "2 users") {
+		t.Errorf("message %q", msg)
+	}
+	// Search narrows the list (the form is a GET: the URL is the search).
+	if err := chromedp.Do(b, chromedp.Navigate(s.URL+"/console/acme/users?q=cy"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-user="`+cy.ID+`"]`))); err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	if q, _ := chromedp.Run(b, chromedp.Value(chromedp.CSS("#q"))); q != "cy" {
+		t.Errorf("the search box shows %q", q)
+	}
+	if html, _ := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("tbody"))); strings.Contains(html, bob.ID) {
+		t.Error("the search for cy lists bob")
+	}
+
+	// Groups: enable for every member.
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/groups"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#g-"+grp.ID)),
+		chromedp.Click(chromedp.CSS("#g-"+grp.ID)),
+		chromedp.Click(chromedp.CSS("#enable-api")),
+		chromedp.WaitVisible(chromedp.CSS(".message")),
+	); err != nil {
+		t.Fatalf("groups: %v", err)
+	}
+	shot("console-groups.png")
+	if g, err := s.Users.GetGroup(ctx, tn.ID, grp.ID); err != nil || !g.APIEnabled {
+		t.Errorf("group after Enable Public API: %+v, %v", g, err)
+	}
+}
+
+// signedInClient signs in on the console over plain HTTP and returns a
+// client carrying the session (redirects not followed).
+func signedInClient(t *testing.T, s *apptest.Server, email string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := c.Get(s.URL + "/console/acme/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	var csrf string
+	for _, ck := range r.Cookies() {
+		if ck.Name == "gatehouse_csrf" {
+			csrf = ck.Value
+		}
+	}
+	r, err = c.PostForm(s.URL+"/console/acme/signin", url.Values{"email": {email}, "password": {userPassword}, "csrf": {csrf}})
+	if err != nil || r.StatusCode != 303 {
+		t.Fatalf("sign in as %s: %v %v", email, r, err)
+	}
+	r.Body.Close()
+	return c
 }

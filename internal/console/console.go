@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 	"github.com/gatehouse/gatehouse/internal/websession"
 )
 
@@ -57,6 +59,8 @@ type Handler struct {
 	PATs     *pats.Service
 	Limiter  ratelimit.Limiter // sign-in throttle
 	Audit    *audit.Recorder
+	// Webhooks, when set, hears of API-access changes made here.
+	Webhooks *webhook.Service
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -82,12 +86,22 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	post("/console/{tenant}/tokens", h.createToken)
 	get("/console/{tenant}/tokens/{id}/revoke", h.confirmRevoke)
 	post("/console/{tenant}/tokens/{id}/revoke", h.revokeToken)
+	get("/console/{tenant}/users", h.admin(h.usersPage))
+	post("/console/{tenant}/users/api-access", h.admin(h.setUsersAPI))
+	get("/console/{tenant}/groups", h.admin(h.groupsPage))
+	post("/console/{tenant}/groups/api-access", h.admin(h.setGroupsAPI))
 }
 
 // caller is the signed-in user on a tenant's console.
 type caller struct {
 	tenant *store.Tenant
 	user   *store.User
+	admin  bool // the caller's roles grant adminScope (read on this request)
+}
+
+// view starts a page's view for the caller.
+func (c *caller) view(title string) view {
+	return view{Title: title, Tenant: c.tenant.Name, User: c.user, Admin: c.admin}
 }
 
 func (c *caller) path(rest string) string { return "/console/" + c.tenant.Name + "/" + rest }
@@ -186,7 +200,13 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tena
 		http.Redirect(w, r, "/console/"+t.Name+"/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return nil, false
 	}
-	return &caller{tenant: t, user: u}, true
+	scopes, err := h.Users.Scopes(r.Context(), u)
+	if err != nil {
+		h.Log.Error("console: scopes", "err", err)
+		h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
+		return nil, false
+	}
+	return &caller{tenant: t, user: u, admin: slices.Contains(scopes, adminScope)}, true
 }
 
 // view is what templates show; each page fills in its part.
@@ -197,10 +217,17 @@ type view struct {
 	CSRF                  string
 	Email, Next           string
 
+	Admin bool // show the admin pages in the navigation
+
 	Tokens  []tokenRow
 	Created *tokenRow
 	Token   *tokenRow
 	Limit   int
+
+	Users     []userRow
+	Groups    []groupRow
+	Query     string
+	NextAfter string
 }
 
 // render writes a page with a fresh CSRF token and the console's headers.
@@ -221,7 +248,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // fail renders an error as a page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
 	var pe *protocol.Error
-	v := view{Title: "Something went wrong", Tenant: c.tenant.Name, User: c.user}
+	v := c.view("Something went wrong")
 	status := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &pe):
@@ -248,6 +275,8 @@ func assetServer(next http.Handler) http.Handler {
 func (h *Handler) event(r *http.Request, c *caller, action, target string) store.Event {
 	return audit.New(r.Context(), h.Now(), c.tenant.ID, "user:"+c.user.ID, action, target, audit.Success)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // retryAfter formats a wait for the Retry-After header.
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d/time.Second) + 1) }

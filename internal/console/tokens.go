@@ -44,7 +44,8 @@ func (h *Handler) tokensView(r *http.Request, c *caller) (view, error) {
 		return view{}, err
 	}
 	now := h.Now()
-	v := view{Title: "API tokens", Tenant: c.tenant.Name, User: c.user, Limit: c.tenant.Settings.PATMaxActive}
+	v := c.view("API tokens")
+	v.Limit = c.tenant.Settings.PATMaxActive
 	if v.Limit == 0 {
 		v.Limit = store.DefaultPATMaxActive
 	}
@@ -113,7 +114,9 @@ func (h *Handler) confirmRevoke(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "revoke", view{Title: "Revoke token", Tenant: c.tenant.Name, User: c.user, Token: t})
+	v := c.view("Revoke token")
+	v.Token = t
+	h.render(w, r, http.StatusOK, "revoke", v)
 	return nil
 }
 
