@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/apisession"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
@@ -64,6 +65,7 @@ type App struct {
 	Tokens  *token.Service
 	Auth    *authn.Authenticator
 	IdP     *federation.Verifier
+	APIKeys *apikeys.Service
 	// Webhooks delivers tenants' notifications from the outbox.
 	Webhooks *webhook.Service
 	// Egress makes requests to tenant-chosen URLs (IdP metadata, webhooks).
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.PATs = &pats.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Egress = egress.New(egress.Options{AllowHTTP: cfg.Dev, AllowPrivate: cfg.EgressAllowPrivate, Timeout: cfg.EgressTimeout})
 	a.IdP = &federation.Verifier{Client: a.Egress, Now: a.now, Log: log}
+	a.APIKeys = &apikeys.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Webhooks = &webhook.Service{Store: a.Store, Client: a.Egress, Now: a.now, Log: log,
 		Secret: func(tenantID string) []byte { return a.masterKey.Derive("webhook " + tenantID) }}
 	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
@@ -309,7 +312,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	adm := http.NewServeMux()
 	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
-		SignLink: a.Gateway.SignLink, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
+		APIKeys: a.APIKeys, SignLink: a.Gateway.SignLink, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
 	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),

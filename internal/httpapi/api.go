@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -40,6 +41,7 @@ type API struct {
 	Keys    *keys.Manager
 	Users   *users.Service
 	PATs    *pats.Service
+	APIKeys *apikeys.Service
 	// BootstrapToken, when set, is the digest of the admin token given by
 	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
 	BootstrapToken *secret.Digest
