@@ -234,9 +234,9 @@ func TestConsoleRefusals(t *testing.T) {
 	}
 }
 
-// Security > Users / Groups > Enable Public API, for several at once, by an
-// administrator in a real browser; a program member is refused the page
-// even by URL.
+// Security > Users / Groups > Enable Public API, for several at once, and
+// Admin > API keys, by an administrator in a real browser; a program
+// member is refused those pages even by URL.
 func TestConsoleEnablePublicAPI(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
 	patUser(t, s, "acme", "ada@acme.example")
@@ -261,8 +261,10 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 
 	// A program member signs in: no admin links, and the page by URL is 403.
 	jar := signedInClient(t, s, "ada@acme.example")
-	if r, _ := jar.Get(s.URL + "/console/acme/users"); r == nil || r.StatusCode != 403 {
-		t.Fatalf("a program member on Users: %v", r)
+	for _, page := range []string{"users", "groups", "keys"} {
+		if r, _ := jar.Get(s.URL + "/console/acme/" + page); r == nil || r.StatusCode != 403 {
+			t.Fatalf("a program member on %s: %v", page, r)
+		}
 	}
 
 	b, shot := chrome(t)
@@ -318,6 +320,43 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 	shot("console-groups.png")
 	if g, err := s.Users.GetGroup(ctx, tn.ID, grp.ID); err != nil || !g.APIEnabled {
 		t.Errorf("group after Enable Public API: %+v, %v", g, err)
+	}
+
+	// Admin > API keys: issue one acting as bob, read it once, log in
+	// with it; revoke it after the confirmation and the login is refused.
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/keys"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#create-key")),
+		chromedp.SendKeys(chromedp.CSS("#key-name"), "payments backend"),
+		chromedp.SetValue(chromedp.CSS("#owner"), "user:"+bob.ID),
+		chromedp.Click(chromedp.CSS("#create-key")),
+		chromedp.WaitVisible(chromedp.CSS("#new-key")),
+	); err != nil {
+		t.Fatalf("API keys: %v", err)
+	}
+	key, err := chromedp.Run(b, chromedp.Value(chromedp.CSS("#new-key")))
+	if err != nil || !strings.HasPrefix(key, "gate_ak_") {
+		t.Fatalf("the new key %q: %v", key, err)
+	}
+	shot("console-keys.png")
+	if r := post(t, s, "/auth/login", map[string]string{"api_key": key}); r.Status != 200 {
+		t.Fatalf("login with the console's key: %d %s", r.Status, r.Body)
+	}
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/keys"),
+		chromedp.WaitVisible(chromedp.CSS("a.danger")),
+		chromedp.Click(chromedp.CSS("a.danger")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-revoke")),
+		chromedp.Click(chromedp.CSS("#confirm-revoke")),
+		chromedp.WaitVisible(chromedp.CSS(".message")),
+	); err != nil {
+		t.Fatalf("revoke the key: %v", err)
+	}
+	if r := post(t, s, "/auth/login", map[string]string{"api_key": key}); r.Status != 401 {
+		t.Errorf("login with the revoked key: %d", r.Status)
+	}
+	if html, _ := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, key) || !strings.Contains(html, "revoked") {
+		t.Error("the keys page must list the revoked key by status, never the key itself")
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
@@ -57,6 +58,8 @@ type Handler struct {
 	Tenants  Tenants
 	Users    *users.Service
 	PATs     *pats.Service
+	APIKeys  *apikeys.Service
+	Clients  Clients
 	Limiter  ratelimit.Limiter // sign-in throttle
 	Audit    *audit.Recorder
 	// Webhooks, when set, hears of API-access changes made here.
@@ -90,6 +93,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	post("/console/{tenant}/users/api-access", h.admin(h.setUsersAPI))
 	get("/console/{tenant}/groups", h.admin(h.groupsPage))
 	post("/console/{tenant}/groups/api-access", h.admin(h.setGroupsAPI))
+	get("/console/{tenant}/keys", h.admin(h.keysPage))
+	post("/console/{tenant}/keys", h.admin(h.createKey))
+	get("/console/{tenant}/keys/{id}/revoke", h.admin(h.confirmRevokeKey))
+	post("/console/{tenant}/keys/{id}/revoke", h.admin(h.revokeKey))
 }
 
 // caller is the signed-in user on a tenant's console.
@@ -228,6 +235,11 @@ type view struct {
 	Groups    []groupRow
 	Query     string
 	NextAfter string
+
+	Keys       []keyRow
+	Owners     []option
+	CreatedKey *keyRow
+	Key        *keyRow
 }
 
 // render writes a page with a fresh CSRF token and the console's headers.
