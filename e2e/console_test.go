@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/federation/idptest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
 )
@@ -383,4 +384,84 @@ func signedInClient(t *testing.T, s *apptest.Server, email string) *http.Client 
 	}
 	r.Body.Close()
 	return c
+}
+
+// Admin > Settings in a real browser: test the identity provider's
+// connection, switch the tenant to OAuth mode (its PATs stop working) and
+// back (they work again); a form with an unreadable value saves nothing.
+func TestConsoleSettingsAuthMode(t *testing.T) {
+	idp := idptest.New(t)
+	up := newUpstream(t)
+	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) {
+		c.Routes = submissionsRoutes(t, up.URL)
+		c.EgressAllowPrivate = true // the test IdP is on loopback
+	})
+	ada := patUser(t, s, "acme", "ada@acme.example")
+	pat := mintPAT(t, s, ada, "30d")
+	tn, _ := s.Admin.GetTenant(ctx, "acme")
+	if _, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("boss@acme.example"), Name: ptr("Boss"), Password: ptr(userPassword),
+		Roles: &[]string{"super"}}, store.Event{Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := signedInClient(t, s, "ada@acme.example").Get(s.URL + "/console/acme/settings"); r == nil || r.StatusCode != 403 {
+		t.Fatalf("a program member on Settings: %v", r)
+	}
+	gw := func() int { return call(t, s, "GET", "/api/acme/submissions", pat.Token, nil).Status }
+
+	b, shot := chrome(t)
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/signin?next=/console/acme/settings"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#save")),
+		chromedp.SendKeys(chromedp.CSS("#idp_issuer"), idp.URL),
+		chromedp.SendKeys(chromedp.CSS("#idp_audiences"), "https://api.acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#idp_namespace"), "https://acme.example"),
+		chromedp.Click(chromedp.CSS("#mode-oauth")),
+		chromedp.Click(chromedp.CSS("#test-idp")),
+		chromedp.WaitVisible(chromedp.CSS("#probe")),
+	); err != nil {
+		t.Fatalf("settings, test connection: %v", err)
+	}
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#probe"))); !strings.Contains(msg, "Reached") || !strings.Contains(msg, "/jwks") {
+		t.Fatalf("test connection: %q", msg)
+	}
+	shot("console-settings.png")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#save")), chromedp.WaitVisible(chromedp.CSS(".message"))); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	if got, _ := s.Admin.GetTenant(ctx, "acme"); got.Settings.UserAuthMode != "oauth" || got.Settings.IdP.Issuer != idp.URL {
+		t.Fatalf("after saving: %+v", got.Settings)
+	}
+	waitFor(t, func() bool { return gw() == 401 })
+
+	// An unreadable duration: nothing saved, the problem named.
+	if err := chromedp.Do(b,
+		chromedp.Click(chromedp.CSS("#mode-pat")),
+		chromedp.SendKeys(chromedp.CSS("#access_token_ttl"), "soon"),
+		chromedp.Click(chromedp.CSS("#save")),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	); err != nil {
+		t.Fatalf("bad form: %v", err)
+	}
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".error"))); !strings.Contains(msg, "access token lifetime") {
+		t.Errorf("problem shown: %q", msg)
+	}
+	if got, _ := s.Admin.GetTenant(ctx, "acme"); got.Settings.UserAuthMode != "oauth" {
+		t.Fatalf("a refused form changed the mode: %+v", got.Settings)
+	}
+
+	// Back to PATs, from the settings as saved.
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/settings"),
+		chromedp.WaitVisible(chromedp.CSS("#save")),
+		chromedp.Click(chromedp.CSS("#mode-pat")),
+		chromedp.Click(chromedp.CSS("#save")),
+		chromedp.WaitVisible(chromedp.CSS(".message")),
+	); err != nil {
+		t.Fatalf("switch back: %v", err)
+	}
+	waitFor(t, func() bool { return gw() == 200 })
 }

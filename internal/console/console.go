@@ -60,8 +60,12 @@ type Handler struct {
 	PATs     *pats.Service
 	APIKeys  *apikeys.Service
 	Clients  Clients
-	Limiter  ratelimit.Limiter // sign-in throttle
-	Audit    *audit.Recorder
+	// TenantService changes tenant settings (validated as in the admin API).
+	TenantService *tenants.Service
+	// Egress fetches a tenant's IdP metadata for "Test connection".
+	Egress  *http.Client
+	Limiter ratelimit.Limiter // sign-in throttle
+	Audit   *audit.Recorder
 	// Webhooks, when set, hears of API-access changes made here.
 	Webhooks *webhook.Service
 	Log      *slog.Logger
@@ -97,6 +101,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	post("/console/{tenant}/keys", h.admin(h.createKey))
 	get("/console/{tenant}/keys/{id}/revoke", h.admin(h.confirmRevokeKey))
 	post("/console/{tenant}/keys/{id}/revoke", h.admin(h.revokeKey))
+	get("/console/{tenant}/settings", h.owner(h.settingsPage))
+	post("/console/{tenant}/settings", h.owner(h.saveSettings))
+	post("/console/{tenant}/settings/test-idp", h.owner(h.testIdP))
 }
 
 // caller is the signed-in user on a tenant's console.
@@ -104,11 +111,12 @@ type caller struct {
 	tenant *store.Tenant
 	user   *store.User
 	admin  bool // the caller's roles grant adminScope (read on this request)
+	owner  bool // … and settingsScope
 }
 
 // view starts a page's view for the caller.
 func (c *caller) view(title string) view {
-	return view{Title: title, Tenant: c.tenant.Name, User: c.user, Admin: c.admin}
+	return view{Title: title, Tenant: c.tenant.Name, User: c.user, Admin: c.admin, Owner: c.owner}
 }
 
 func (c *caller) path(rest string) string { return "/console/" + c.tenant.Name + "/" + rest }
@@ -213,7 +221,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tena
 		h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
 		return nil, false
 	}
-	return &caller{tenant: t, user: u, admin: slices.Contains(scopes, adminScope)}, true
+	return &caller{tenant: t, user: u, admin: slices.Contains(scopes, adminScope), owner: slices.Contains(scopes, settingsScope)}, true
 }
 
 // view is what templates show; each page fills in its part.
@@ -225,6 +233,9 @@ type view struct {
 	Email, Next           string
 
 	Admin bool // show the admin pages in the navigation
+	Owner bool // … and the settings page
+
+	Settings *settingsForm
 
 	Tokens  []tokenRow
 	Created *tokenRow
