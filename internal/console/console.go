@@ -60,6 +60,7 @@ type Handler struct {
 	PATs     *pats.Service
 	APIKeys  *apikeys.Service
 	Clients  Clients
+	Events   Events
 	// TenantService changes tenant settings (validated as in the admin API).
 	TenantService *tenants.Service
 	// Egress fetches a tenant's IdP metadata for "Test connection".
@@ -104,6 +105,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	get("/console/{tenant}/settings", h.owner(h.settingsPage))
 	post("/console/{tenant}/settings", h.owner(h.saveSettings))
 	post("/console/{tenant}/settings/test-idp", h.owner(h.testIdP))
+	get("/console/{tenant}/activity", h.owner(h.activityPage))
+	get("/console/{tenant}/activity/export", h.owner(h.exportActivity))
 }
 
 // caller is the signed-in user on a tenant's console.
@@ -251,6 +254,11 @@ type view struct {
 	Owners     []option
 	CreatedKey *keyRow
 	Key        *keyRow
+
+	Filter                 activityFilter
+	Events                 []store.Event
+	Older                  template.URL // the next page; "" on the last
+	ExportCSV, ExportJSONL template.URL
 }
 
 // render writes a page with a fresh CSRF token and the console's headers.

@@ -26,9 +26,15 @@ func (a *API) serverAudit(w http.ResponseWriter, r *http.Request) error { return
 // first; next is the cursor of the following page.
 func (a *API) audit(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	q := r.URL.Query()
-	eq := store.EventQuery{TenantID: tenantID, Action: q.Get("action"), Limit: 100}
+	eq := store.EventQuery{TenantID: tenantID, Action: q.Get("action"), Actor: q.Get("actor"), Outcome: q.Get("outcome"), Limit: 100}
 	if len(eq.Action) > 128 || !protocol.Printable(eq.Action) {
 		return protocol.ErrInvalidRequest.WithDescription("malformed action filter")
+	}
+	if len(eq.Actor) > 300 || !protocol.Printable(eq.Actor) {
+		return protocol.ErrInvalidRequest.WithDescription("malformed actor filter")
+	}
+	if eq.Outcome != "" && eq.Outcome != "success" && eq.Outcome != "failure" {
+		return protocol.ErrInvalidRequest.WithDescription(`outcome must be "success" or "failure"`)
 	}
 	for name, dst := range map[string]*time.Time{"since": &eq.Since, "until": &eq.Until} {
 		if v := q.Get(name); v != "" {

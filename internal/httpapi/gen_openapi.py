@@ -122,7 +122,8 @@ def p(name, where="path", desc="", schema=S):
 user=p("user",desc="user id"); group=p("group",desc="group id"); role=p("role",desc="tenant role name")
 tenant=p("tenant",desc="tenant name (case-sensitive)"); client=p("client",desc="client id"); sec=p("secret",desc="secret id"); other=p("other",desc="name of the other tenant")
 pageq=[p("after","query","cursor: the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
-auditq=[p("since","query","RFC 3339 time, inclusive",T),p("until","query","RFC 3339 time, exclusive",T),p("action","query","exact action, or a prefix ending in '.' (e.g. client.)"),p("cursor","query","the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
+auditq=[p("since","query","RFC 3339 time, inclusive",T),p("until","query","RFC 3339 time, exclusive",T),p("action","query","exact action, or a prefix ending in '.' (e.g. client.)"),
+  p("actor","query","exact actor, e.g. user:usr_…, client:gc_…, admin:bootstrap"),p("outcome","query","success or failure",{"type":"string","enum":["success","failure"]}),p("cursor","query","the `next` of the previous page"),p("limit","query","page size, 1-1000 (default 100)",{"type":"integer","minimum":1,"maximum":1000})]
 def op(summary, oid, params=None, rb=None, responses=None):
     o={"summary":summary,"operationId":oid,"responses":{**responses,**common}}
     if params: o["parameters"]=params

@@ -206,6 +206,8 @@ type EventQuery struct {
 	Since    time.Time // inclusive; zero means no lower bound
 	Until    time.Time // exclusive; zero means no upper bound
 	Action   string    // exact, or a prefix ending in "." (e.g. "client.")
+	Actor    string    // exact; "" for any
+	Outcome  string    // "success" or "failure"; "" for either
 	Before   int64     // cursor: only events with ID < Before; 0 means newest
 	Limit    int
 }

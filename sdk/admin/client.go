@@ -186,6 +186,8 @@ func (c *API) RevokeTenant(ctx context.Context, tenant, id, other string) (*Clie
 type AuditQuery struct {
 	Since, Until time.Time
 	Action       string // exact, or a prefix ending in "."
+	Actor        string // exact, e.g. "user:usr_…", "client:gc_…", "admin:bootstrap"
+	Outcome      string // "success" or "failure"
 	Cursor       string
 	Limit        int
 }
@@ -202,6 +204,12 @@ func (c *API) Audit(ctx context.Context, tenant string, q AuditQuery) (*List[Eve
 	}
 	if q.Action != "" {
 		v.Set("action", q.Action)
+	}
+	if q.Actor != "" {
+		v.Set("actor", q.Actor)
+	}
+	if q.Outcome != "" {
+		v.Set("outcome", q.Outcome)
 	}
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)

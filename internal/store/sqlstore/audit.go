@@ -59,6 +59,12 @@ func (s *DB) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event,
 	if q.Before > 0 {
 		add("id < ?", q.Before)
 	}
+	if q.Actor != "" {
+		add("actor = ?", q.Actor)
+	}
+	if q.Outcome != "" {
+		add("outcome = ?", q.Outcome)
+	}
 	switch {
 	case strings.HasSuffix(q.Action, "."):
 		add("substr(action, 1, "+strconv.Itoa(len(q.Action))+") = ?", q.Action)

@@ -423,6 +423,9 @@ func testAudit(t *testing.T, s store.Store) {
 		e := ev(action, "t1")
 		e.Time = base.Add(time.Duration(i) * time.Minute)
 		e.Detail = map[string]any{"i": float64(i)}
+		if action == "client.auth_failed" {
+			e.Actor, e.Outcome = "client:c9", "failure"
+		}
 		evs = append(evs, e)
 	}
 	evs = append(evs, ev("client.create", "t2"))
@@ -448,6 +451,11 @@ func testAudit(t *testing.T, s store.Store) {
 	window, _ := s.ListEvents(ctx, store.EventQuery{TenantID: "t1", Since: base.Add(time.Minute), Until: base.Add(3 * time.Minute)})
 	if len(window) != 2 || window[0].Action != "tenant.update" {
 		t.Fatalf("time window = %+v", window)
+	}
+	failed, _ := s.ListEvents(ctx, store.EventQuery{TenantID: "t1", Outcome: "failure"})
+	byActor, _ := s.ListEvents(ctx, store.EventQuery{TenantID: "t1", Actor: "admin:test", Action: "client."})
+	if len(failed) != 1 || failed[0].Actor != "client:c9" || len(byActor) != 3 {
+		t.Fatalf("outcome filter = %d events, actor and action = %d", len(failed), len(byActor))
 	}
 }
 
