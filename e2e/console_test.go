@@ -62,6 +62,17 @@ func chrome(t *testing.T) (context.Context, func(name string)) {
 	return bctx, shot
 }
 
+// clickThrough clicks sel (a button that submits a form, or a link) and
+// waits for the next page: the current one is marked first, so that an
+// element both pages have cannot be mistaken for the new page's.
+func clickThrough(sel string) chromedp.Action[chromedp.Void] {
+	mark := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`document.body.dataset.stale = "1"; true`)(ctx, t)
+		return err
+	})
+	return chromedp.Steps(mark, chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("body:not([data-stale])")))
+}
+
 // unlabelled lists the visible form controls of the page without a label.
 const unlabelled = `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
 	.filter(e => e.labels.length === 0).map(e => e.id || e.name).join(",")`
@@ -139,11 +150,11 @@ func TestConsoleTokensInABrowser(t *testing.T) {
 	shot("console-revoke.png")
 	if err := chromedp.Do(b,
 		chromedp.Click(chromedp.CSS("#confirm-revoke")),
-		chromedp.WaitVisible(chromedp.CSS(".message")),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
 	); err != nil {
 		t.Fatalf("confirm revoke: %v", err)
 	}
-	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".message"))); !strings.Contains(msg, "revoked") {
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#notice"))); !strings.Contains(msg, "revoked") {
 		t.Errorf("after revoking: %q", msg)
 	}
 	if html, _ := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, "ci export job") {
@@ -285,7 +296,7 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 		t.Fatalf("users page: %v", err)
 	}
 	shot("console-users.png")
-	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#enable-api")), chromedp.WaitVisible(chromedp.CSS(".message"))); err != nil {
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#enable-api")), chromedp.WaitVisible(chromedp.CSS("#notice"))); err != nil {
 		t.Fatalf("enable: %v", err)
 	}
 	for _, u := range []*store.User{bob, cy} {
@@ -294,7 +305,7 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 			t.Errorf("%s has no API access after Enable Public API: %v", u.Email, err)
 		}
 	}
-	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".message"))); !strings.Contains(msg, "2 users") {
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#notice"))); !strings.Contains(msg, "2 users") {
 		t.Errorf("message %q", msg)
 	}
 	// Search narrows the list (the form is a GET: the URL is the search).
@@ -315,7 +326,7 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#g-"+grp.ID)),
 		chromedp.Click(chromedp.CSS("#g-"+grp.ID)),
 		chromedp.Click(chromedp.CSS("#enable-api")),
-		chromedp.WaitVisible(chromedp.CSS(".message")),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
 	); err != nil {
 		t.Fatalf("groups: %v", err)
 	}
@@ -350,7 +361,7 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 		chromedp.Click(chromedp.CSS("a.danger")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-revoke")),
 		chromedp.Click(chromedp.CSS("#confirm-revoke")),
-		chromedp.WaitVisible(chromedp.CSS(".message")),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
 	); err != nil {
 		t.Fatalf("revoke the key: %v", err)
 	}
@@ -422,7 +433,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#idp_audiences"), "https://api.acme.example"),
 		chromedp.SendKeys(chromedp.CSS("#idp_namespace"), "https://acme.example"),
 		chromedp.Click(chromedp.CSS("#mode-oauth")),
-		chromedp.Click(chromedp.CSS("#test-idp")),
+		clickThrough("#test-idp"),
 		chromedp.WaitVisible(chromedp.CSS("#probe")),
 	); err != nil {
 		t.Fatalf("settings, test connection: %v", err)
@@ -431,7 +442,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 		t.Fatalf("test connection: %q", msg)
 	}
 	shot("console-settings.png")
-	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("#save")), chromedp.WaitVisible(chromedp.CSS(".message"))); err != nil {
+	if err := chromedp.Do(b, clickThrough("#save"), chromedp.WaitVisible(chromedp.CSS("#notice"))); err != nil {
 		t.Fatalf("save: %v", err)
 	}
 	if got, _ := s.Admin.GetTenant(ctx, "acme"); got.Settings.UserAuthMode != "oauth" || got.Settings.IdP.Issuer != idp.URL {
@@ -443,7 +454,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 	if err := chromedp.Do(b,
 		chromedp.Click(chromedp.CSS("#mode-pat")),
 		chromedp.SendKeys(chromedp.CSS("#access_token_ttl"), "soon"),
-		chromedp.Click(chromedp.CSS("#save")),
+		clickThrough("#save"),
 		chromedp.WaitVisible(chromedp.CSS(".error")),
 	); err != nil {
 		t.Fatalf("bad form: %v", err)
@@ -460,8 +471,8 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 		chromedp.Navigate(s.URL+"/console/acme/settings"),
 		chromedp.WaitVisible(chromedp.CSS("#save")),
 		chromedp.Click(chromedp.CSS("#mode-pat")),
-		chromedp.Click(chromedp.CSS("#save")),
-		chromedp.WaitVisible(chromedp.CSS(".message")),
+		clickThrough("#save"),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
 	); err != nil {
 		t.Fatalf("switch back: %v", err)
 	}
@@ -474,7 +485,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#filter")),
 		chromedp.SendKeys(chromedp.CSS("#action"), "tenant.update"),
 		chromedp.SetValue(chromedp.CSS("#outcome"), "success"),
-		chromedp.Click(chromedp.CSS("#filter")),
+		clickThrough("#filter"),
 		chromedp.WaitVisible(chromedp.CSS(`#events tr[data-action="tenant.update"]`)),
 	); err != nil {
 		t.Fatalf("activity: %v", err)
