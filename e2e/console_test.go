@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/federation/idptest"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/users"
+	"github.com/gatehouse/gatehouse/sdk/admin"
 )
 
 // chrome starts headless Chromium for the test and returns its context
@@ -525,4 +526,116 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 	if r, _ := boss.Get(s.URL + "/console/acme/activity?outcome=maybe"); r == nil || r.StatusCode != 400 {
 		t.Errorf("a bad filter: %v", r)
 	}
+}
+
+// Admin > Integrations in a real browser: create an API configuration
+// (secret shown once), the one-active policy refusing a second and a
+// non-https redirect refused; a machine client whose secret works at the
+// token endpoint, rotated (both secrets work for the overlap) and deleted
+// (its secret refused).
+func TestConsoleIntegrations(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	patUser(t, s, "acme", "ada@acme.example")
+	tn, _ := s.Admin.GetTenant(ctx, "acme")
+	if _, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("boss@acme.example"), Name: ptr("Boss"), Password: ptr(userPassword),
+		Roles: &[]string{"super"}}, store.Event{Action: "user.create"}); err != nil {
+		t.Fatal(err)
+	}
+	setTenant(t, s, admin.TenantSettingsInput{OneActiveIntegration: ptr(true)})
+	tokenWith := func(id, secret string) int {
+		return postForm(t, s, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret).Status
+	}
+	b, shot := chrome(t)
+	values := func() (string, string) {
+		t.Helper()
+		id, err1 := chromedp.Run(b, chromedp.Value(chromedp.CSS("#client-id")))
+		sec, err2 := chromedp.Run(b, chromedp.Value(chromedp.CSS("#client-secret")))
+		if err1 != nil || err2 != nil || !strings.HasPrefix(sec, "gate_sk_") {
+			t.Fatalf("client %q secret %q: %v %v", id, sec, err1, err2)
+		}
+		return id, sec
+	}
+	create := func(name, kind, redirect, scopes string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(s.URL+"/console/acme/integrations"),
+			chromedp.WaitVisible(chromedp.CSS("#create-integration")),
+			chromedp.SendKeys(chromedp.CSS("#int-name"), name),
+			chromedp.Click(chromedp.CSS("#kind-"+kind)),
+			chromedp.SendKeys(chromedp.CSS("#redirect_uri"), redirect),
+			chromedp.SendKeys(chromedp.CSS("#scopes"), scopes),
+			clickThrough("#create-integration"),
+		)
+	}
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/signin?next=/console/acme/integrations"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#one-policy")),
+		create("Reporting app", "code", "https://app.example/cb", "submissions:read"),
+		chromedp.WaitVisible(chromedp.CSS("#client-secret")),
+	); err != nil {
+		t.Fatalf("create an API configuration: %v", err)
+	}
+	shot("console-integration-created.png")
+	appID, _ := values()
+	if c, err := s.Admin.GetClient(ctx, "acme", appID); err != nil || c.RedirectURIs[0] != "https://app.example/cb" || c.Grants[0] != "authorization_code" {
+		t.Fatalf("the API configuration: %+v, %v", c, err)
+	}
+
+	for _, bad := range []struct{ name, redirect, want string }{
+		{"Second app", "https://app2.example/cb", "one active API configuration"},
+		{"Plain app", "http://app3.example/cb", "redirect"},
+	} {
+		if err := chromedp.Do(b, create(bad.name, "code", bad.redirect, "submissions:read"), chromedp.WaitVisible(chromedp.CSS(".error"))); err != nil {
+			t.Fatalf("%s: %v", bad.name, err)
+		}
+		if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".error"))); !strings.Contains(msg, bad.want) {
+			t.Errorf("%s: %q, want it to mention %q", bad.name, msg, bad.want)
+		}
+	}
+
+	// A machine client: its secret works; a reload shows it no more.
+	if err := chromedp.Do(b, create("ERP sync", "machine", "", "submissions:read"), chromedp.WaitVisible(chromedp.CSS("#client-secret"))); err != nil {
+		t.Fatalf("create a machine client: %v", err)
+	}
+	erpID, erpSecret := values()
+	if st := tokenWith(erpID, erpSecret); st != 200 {
+		t.Fatalf("the console's client secret at the token endpoint: %d", st)
+	}
+	if err := chromedp.Do(b, chromedp.Navigate(s.URL+"/console/acme/integrations"), chromedp.WaitVisible(chromedp.CSS(`tr[data-client="`+erpID+`"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if html, _ := chromedp.Run(b, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, erpSecret) {
+		t.Fatal("the secret is on the page after a reload")
+	}
+
+	// Rotate: both secrets work during the overlap.
+	if err := chromedp.Do(b,
+		clickThrough(`tr[data-client="`+erpID+`"] a.rotate`),
+		clickThrough("#confirm"),
+		chromedp.WaitVisible(chromedp.CSS("#client-secret")),
+	); err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	_, rotated := values()
+	if rotated == erpSecret || tokenWith(erpID, rotated) != 200 || tokenWith(erpID, erpSecret) != 200 {
+		t.Fatal("after rotating, the new and the previous secret must both work")
+	}
+
+	// Delete, after the confirmation: the secret is refused.
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/integrations"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-client="`+erpID+`"]`)),
+		clickThrough(`tr[data-client="`+erpID+`"] a.danger`),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+	); err != nil {
+		t.Fatalf("delete link: %v", err)
+	}
+	shot("console-integration-delete.png")
+	if err := chromedp.Do(b, clickThrough("#confirm"), chromedp.WaitVisible(chromedp.CSS("#notice"))); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	waitFor(t, func() bool { return tokenWith(erpID, rotated) == 401 })
 }

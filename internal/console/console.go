@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -60,7 +61,9 @@ type Handler struct {
 	PATs     *pats.Service
 	APIKeys  *apikeys.Service
 	Clients  Clients
-	Events   Events
+	// ClientService creates, rotates and deletes clients (its rules).
+	ClientService *clients.Service
+	Events        Events
 	// TenantService changes tenant settings (validated as in the admin API).
 	TenantService *tenants.Service
 	// Egress fetches a tenant's IdP metadata for "Test connection".
@@ -105,6 +108,12 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	get("/console/{tenant}/settings", h.owner(h.settingsPage))
 	post("/console/{tenant}/settings", h.owner(h.saveSettings))
 	post("/console/{tenant}/settings/test-idp", h.owner(h.testIdP))
+	get("/console/{tenant}/integrations", h.owner(h.integrationsPage))
+	post("/console/{tenant}/integrations", h.owner(h.createIntegration))
+	get("/console/{tenant}/integrations/{id}/rotate", h.owner(h.confirmIntegration("rotate")))
+	post("/console/{tenant}/integrations/{id}/rotate", h.owner(h.rotateIntegration))
+	get("/console/{tenant}/integrations/{id}/delete", h.owner(h.confirmIntegration("delete")))
+	post("/console/{tenant}/integrations/{id}/delete", h.owner(h.deleteIntegration))
 	get("/console/{tenant}/activity", h.owner(h.activityPage))
 	get("/console/{tenant}/activity/export", h.owner(h.exportActivity))
 }
@@ -254,6 +263,12 @@ type view struct {
 	Owners     []option
 	CreatedKey *keyRow
 	Key        *keyRow
+
+	Integrations       []integrationRow
+	CreatedIntegration *integrationRow
+	Integration        *integrationRow
+	Action             string
+	OneIntegration     bool
 
 	Filter                 activityFilter
 	Events                 []store.Event

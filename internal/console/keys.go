@@ -11,9 +11,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Clients lists a tenant's clients (to bind an API key to one).
+// Clients reads a tenant's clients.
 type Clients interface {
 	ListClients(ctx context.Context, tenantID string, page store.Page) ([]store.Client, error)
+	GetClient(ctx context.Context, id string) (*store.Client, error)
 }
 
 // keyRow is an API key as the page shows it.

@@ -1,0 +1,172 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// integrationRow is a client as Admin > Integrations shows it.
+type integrationRow struct {
+	ID, Name                string
+	APIConfiguration        bool // authorization_code: users authorize it
+	Grants, Redirects       string
+	Scopes                  string
+	Created, LastUsed       time.Time
+	TokensIssued, Requests  int64
+	Secret                  string // only right after creation or rotation
+	PreviousSecretExpiresAt time.Time
+}
+
+func integrationOf(c *store.Client) integrationRow {
+	return integrationRow{ID: c.ID, Name: c.Name, APIConfiguration: slices.Contains(c.Grants, store.GrantAuthorizationCode),
+		Grants: strings.Join(c.Grants, ", "), Redirects: strings.Join(c.RedirectURIs, " "), Scopes: strings.Join(c.Scopes, " "),
+		Created: c.CreatedAt, LastUsed: c.LastUsedAt, TokensIssued: c.TokensIssued, Requests: c.GatewayRequests}
+}
+
+// integrationsPage is Admin > Integrations: the tenant's clients, and the
+// form that creates an API configuration (users authorize it; a redirect
+// URL) or a machine client (client credentials).
+func (h *Handler) integrationsPage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	v, err := h.integrationsView(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("deleted") != "" {
+		v.Message = "The integration was deleted; its tokens no longer work."
+	}
+	h.render(w, r, http.StatusOK, "integrations", v)
+	return nil
+}
+
+func (h *Handler) integrationsView(ctx context.Context, c *caller) (view, error) {
+	v := c.view("Integrations")
+	v.OneIntegration = c.tenant.Settings.OneActiveIntegration
+	list, err := h.Clients.ListClients(ctx, c.tenant.ID, store.Page{Limit: 500})
+	if err != nil {
+		return v, err
+	}
+	for i := range list {
+		v.Integrations = append(v.Integrations, integrationOf(&list[i]))
+	}
+	return v, nil
+}
+
+// createIntegration makes the client and shows its id and secret once.
+func (h *Handler) createIntegration(w http.ResponseWriter, r *http.Request, c *caller) error {
+	f := r.PostForm
+	cl := &store.Client{ID: secret.NewID("gc"), TenantID: c.tenant.ID, Name: strings.TrimSpace(f.Get("name")),
+		Scopes: fields(f.Get("scopes")), Audiences: fields(f.Get("audiences"))}
+	if f.Get("kind") == "api_configuration" {
+		cl.Grants = []string{store.GrantAuthorizationCode}
+		cl.RedirectURIs = fields(f.Get("redirect_uri"))
+	} else {
+		cl.Grants = []string{"client_credentials"}
+	}
+	plain, err := h.ClientService.Create(r.Context(), cl, h.event(r, c, "client.create", cl.ID))
+	v, lerr := h.integrationsView(r.Context(), c)
+	if lerr != nil {
+		return lerr
+	}
+	if status, problem := integrationProblem(err); problem != "" {
+		v.Error = problem
+		h.render(w, r, status, "integrations", v)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	made := integrationOf(cl)
+	made.Secret = plain
+	v.CreatedIntegration = &made
+	h.render(w, r, http.StatusOK, "integrations", v)
+	return nil
+}
+
+// integrationProblem turns a refusal into what the page says, or "".
+func integrationProblem(err error) (int, string) {
+	var inv *clients.InvalidError
+	var one *store.OneIntegrationError
+	switch {
+	case errors.As(err, &inv):
+		return http.StatusBadRequest, strings.Join(inv.Problems, "; ")
+	case errors.As(err, &one):
+		return http.StatusConflict, "This tenant allows one active API configuration, and has one: delete it first."
+	case errors.Is(err, clients.ErrTooManySecrets):
+		return http.StatusConflict, "Two secrets are active: the previous one must expire (or be retired) before another rotation."
+	}
+	return 0, ""
+}
+
+// fields splits a list typed with spaces, commas or new lines.
+func fields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// confirmIntegration asks before rotating a secret or deleting the client.
+func (h *Handler) confirmIntegration(action string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		cl, err := h.ownClient(r, c)
+		if err != nil {
+			return err
+		}
+		row := integrationOf(cl)
+		v := c.view(map[string]string{"rotate": "Rotate secret", "delete": "Delete integration"}[action])
+		v.Integration, v.Action = &row, action
+		h.render(w, r, http.StatusOK, "confirm-integration", v)
+		return nil
+	}
+}
+
+// rotateIntegration adds a new secret (shown once); the previous one keeps
+// working for a day so that the integration can switch without downtime.
+func (h *Handler) rotateIntegration(w http.ResponseWriter, r *http.Request, c *caller) error {
+	cl, err := h.ownClient(r, c)
+	if err != nil {
+		return err
+	}
+	plain, updated, err := h.ClientService.Rotate(r.Context(), cl.ID, 24*time.Hour, h.event(r, c, "client.rotate_secret", cl.ID))
+	v, lerr := h.integrationsView(r.Context(), c)
+	if lerr != nil {
+		return lerr
+	}
+	if status, problem := integrationProblem(err); problem != "" {
+		v.Error = problem
+		h.render(w, r, status, "integrations", v)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	row := integrationOf(updated)
+	row.Secret, row.PreviousSecretExpiresAt = plain, h.Now().Add(24*time.Hour)
+	v.CreatedIntegration = &row
+	h.render(w, r, http.StatusOK, "integrations", v)
+	return nil
+}
+
+func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request, c *caller) error {
+	cl, err := h.ownClient(r, c)
+	if err != nil {
+		return err
+	}
+	if err := h.ClientService.Delete(r.Context(), cl.ID, h.event(r, c, "client.delete", cl.ID)); err != nil {
+		return err
+	}
+	http.Redirect(w, r, c.path("integrations?deleted=1"), http.StatusSeeOther)
+	return nil
+}
+
+// ownClient is the path's client, if it belongs to the caller's tenant.
+func (h *Handler) ownClient(r *http.Request, c *caller) (*store.Client, error) {
+	cl, err := h.Clients.GetClient(r.Context(), r.PathValue("id"))
+	if err == nil && cl.TenantID != c.tenant.ID {
+		err = store.ErrNotFound
+	}
+	return cl, err
+}
