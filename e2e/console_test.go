@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,36 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 		t.Errorf("group after Enable Public API: %+v, %v", g, err)
 	}
 
+	// A user's page: roles and group membership; the last super keeps the role.
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/users/"+bob.ID),
+		chromedp.WaitVisible(chromedp.CSS("#save-user")),
+		chromedp.Click(chromedp.CSS(`input[name=role][value="program_admin"]`)),
+		chromedp.Click(chromedp.CSS(`input[name=group][value="`+grp.ID+`"]`)),
+		clickThrough("#save-user"),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
+	); err != nil {
+		t.Fatalf("user page: %v", err)
+	}
+	shot("console-user.png")
+	if got, err := s.Users.Get(ctx, tn.ID, bob.ID); err != nil || !slices.Contains(got.Roles, "program_admin") ||
+		!slices.Contains(got.Roles, "program_member") || !slices.Contains(got.Groups, grp.ID) {
+		t.Errorf("bob after saving: %+v, %v", got, err)
+	}
+	boss, _ := s.Users.GetByEmail(ctx, tn.ID, "boss@acme.example")
+	if err := chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/acme/users/"+boss.ID),
+		chromedp.WaitVisible(chromedp.CSS("#save-user")),
+		chromedp.Click(chromedp.CSS(`input[name=role][value="super"]`)),
+		clickThrough("#save-user"),
+		chromedp.WaitVisible(chromedp.CSS(".error")),
+	); err != nil {
+		t.Fatalf("last super: %v", err)
+	}
+	if msg, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(".error"))); !strings.Contains(msg, "last super") {
+		t.Errorf("taking super from the last super: %q", msg)
+	}
+
 	// Admin > API keys: issue one acting as bob, read it once, log in
 	// with it; revoke it after the confirmation and the login is refused.
 	if err := chromedp.Do(b,
@@ -638,4 +669,43 @@ func TestConsoleIntegrations(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 	waitFor(t, func() bool { return tokenWith(erpID, rotated) == 401 })
+}
+
+// A company administrator (users:write, but not super) manages users yet
+// cannot make anyone super, themselves included.
+func TestConsoleNoEscalationToSuper(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	patUser(t, s, "acme", "ada@acme.example")
+	tn, _ := s.Admin.GetTenant(ctx, "acme")
+	ca, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("ca@acme.example"), Name: ptr("CA"), Password: ptr(userPassword),
+		Roles: &[]string{"company_admin"}}, store.Event{Action: "user.create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := signedInClient(t, s, "ca@acme.example")
+	page := s.URL + "/console/acme/users/" + ca.ID
+	r, err := c.Get(page)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("own user page: %v %v", r, err)
+	}
+	r.Body.Close()
+	u, _ := url.Parse(page)
+	var csrf string
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "gatehouse_csrf" {
+			csrf = ck.Value
+		}
+	}
+	r, err = c.PostForm(page, url.Values{"csrf": {csrf}, "role": {"company_admin", "super"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 409 || !strings.Contains(string(body), "Only a super user") {
+		t.Errorf("a company admin granting super: %d", r.StatusCode)
+	}
+	if got, _ := s.Users.Get(ctx, tn.ID, ca.ID); slices.Contains(got.Roles, "super") {
+		t.Fatal("the company admin made themselves super")
+	}
 }

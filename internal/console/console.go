@@ -99,6 +99,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	post("/console/{tenant}/tokens/{id}/revoke", h.revokeToken)
 	get("/console/{tenant}/users", h.admin(h.usersPage))
 	post("/console/{tenant}/users/api-access", h.admin(h.setUsersAPI))
+	get("/console/{tenant}/users/{id}", h.admin(h.userPage))
+	post("/console/{tenant}/users/{id}", h.admin(h.saveUser))
 	get("/console/{tenant}/groups", h.admin(h.groupsPage))
 	post("/console/{tenant}/groups/api-access", h.admin(h.setGroupsAPI))
 	get("/console/{tenant}/keys", h.admin(h.keysPage))
@@ -254,10 +256,13 @@ type view struct {
 	Token   *tokenRow
 	Limit   int
 
-	Users     []userRow
-	Groups    []groupRow
-	Query     string
-	NextAfter string
+	Users        []userRow
+	Subject      *userRow // the user a user page is about
+	RoleChoices  []choice
+	GroupChoices []choice
+	Groups       []groupRow
+	Query        string
+	NextAfter    string
 
 	Keys       []keyRow
 	Owners     []option

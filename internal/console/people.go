@@ -99,12 +99,7 @@ func (h *Handler) setUsersAPI(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := h.Users.SetAPIEnabled(r.Context(), c.tenant.ID, ids, enabled, h.event(r, c, action, "")); err != nil {
 		return err
 	}
-	if h.Webhooks != nil {
-		data := webhook.APIAccessChanged{UserIDs: ids, Enabled: enabled}
-		if err := h.Webhooks.Enqueue(context.WithoutCancel(r.Context()), c.tenant.ID, webhook.TypeAPIAccessChanged, "", data); err != nil {
-			h.Log.Warn("console: api access notice not queued", "err", err)
-		}
-	}
+	h.notifyAccess(r, c, ids, enabled)
 	http.Redirect(w, r, c.path("users?changed="+plural(len(ids), "user")), http.StatusSeeOther)
 	return nil
 }
@@ -144,6 +139,19 @@ func (h *Handler) setGroupsAPI(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	http.Redirect(w, r, c.path("groups?changed="+plural(len(ids), "group")), http.StatusSeeOther)
 	return nil
+}
+
+// notifyAccess tells the tenant's webhook that users' API access changed
+// (the change is made: a failure to queue is logged, and a caller hanging
+// up does not lose the notice).
+func (h *Handler) notifyAccess(r *http.Request, c *caller, ids []string, enabled bool) {
+	if h.Webhooks == nil {
+		return
+	}
+	data := webhook.APIAccessChanged{UserIDs: ids, Enabled: enabled}
+	if err := h.Webhooks.Enqueue(context.WithoutCancel(r.Context()), c.tenant.ID, webhook.TypeAPIAccessChanged, "", data); err != nil {
+		h.Log.Warn("console: api access notice not queued", "err", err)
+	}
 }
 
 func plural(n int, what string) string {
