@@ -367,6 +367,20 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 		t.Errorf("taking super from the last super: %q", msg)
 	}
 
+	// The admin API reference: the embedded Redoc renders the OpenAPI
+	// document (no CDN: the page's CSP allows only Gatehouse's scripts).
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`nav a[href$="/api"]`)), chromedp.WaitVisible(chromedp.CSS("#redoc"))); err != nil {
+		t.Fatalf("API reference: %v", err)
+	}
+	rendered := false
+	for deadline := time.Now().Add(20 * time.Second); !rendered && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		rendered, _ = chromedp.Run(b, chromedp.Evaluate[bool](`document.body.innerText.includes("Create a tenant") && document.body.innerText.includes("/admin/v1/tenants")`))
+	}
+	if !rendered {
+		t.Fatal("the API reference did not render the admin API's operations")
+	}
+	shot("console-api-reference.png")
+
 	// Admin > API keys: issue one acting as bob, read it once, log in
 	// with it; revoke it after the confirmation and the login is refused.
 	if err := chromedp.Do(b,

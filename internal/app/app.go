@@ -297,7 +297,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	(&console.Handler{Sessions: &websession.Sessions{Keys: a.Keys, Now: a.now, Secure: strings.HasPrefix(cfg.Issuer, "https://")},
-		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
+		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, OpenAPI: httpapi.OpenAPI(), TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
 		Revoked: a.Auth.Revoked, Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)

@@ -66,6 +66,8 @@ type Handler struct {
 	Events        Events
 	// TenantService changes tenant settings (validated as in the admin API).
 	TenantService *tenants.Service
+	// OpenAPI is the admin API's document, for the reference page.
+	OpenAPI []byte
 	// Egress fetches a tenant's IdP metadata for "Test connection".
 	Egress  *http.Client
 	Limiter ratelimit.Limiter // sign-in throttle
@@ -83,6 +85,7 @@ const maxForm = 16 << 10
 func (h *Handler) Mount(mux *http.ServeMux) {
 	assets, _ := fs.Sub(files, "assets")
 	mux.Handle("GET /console-assets/", http.StripPrefix("/console-assets/", assetServer(http.FileServerFS(assets))))
+	mux.HandleFunc("GET /console-assets/vendor/redoc.standalone.js", redoc)
 	var cop http.CrossOriginProtection
 	get := func(pattern string, fn pageFunc) { mux.Handle("GET "+pattern, h.page(fn)) }
 	post := func(pattern string, fn pageFunc) { mux.Handle("POST "+pattern, cop.Handler(h.form(fn))) }
@@ -117,6 +120,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	get("/console/{tenant}/integrations/{id}/delete", h.owner(h.confirmIntegration("delete")))
 	post("/console/{tenant}/integrations/{id}/delete", h.owner(h.deleteIntegration))
 	get("/console/{tenant}/activity", h.owner(h.activityPage))
+	get("/console/{tenant}/api", h.admin(h.reference))
+	get("/console/{tenant}/api/openapi.json", h.admin(h.openAPI))
 	get("/console/{tenant}/activity/export", h.owner(h.exportActivity))
 }
 
@@ -287,8 +292,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if hd.Get("Content-Security-Policy") == "" { // a page may have set its own
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "+
+			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	}
 	hd.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, v); err != nil {
