@@ -331,7 +331,7 @@ type pageData struct {
 // render writes a page with a fresh CSRF token and a strict CSP: nothing
 // loads from anywhere, the one inline style carries a nonce.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
-	d.CSRF, d.Nonce = s.sessions().NewCSRF(w, "/oauth2/authorize"), websession.RandomToken()
+	d.CSRF, d.Nonce = s.sessions().CSRF(w, r, "/oauth2/authorize"), websession.RandomToken()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -288,7 +288,7 @@ type view struct {
 
 // render writes a page with a fresh CSRF token and the console's headers.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	v.CSRF = h.Sessions.NewCSRF(w, "/console/")
+	v.CSRF = h.Sessions.CSRF(w, r, "/console/")
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")

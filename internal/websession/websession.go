@@ -85,9 +85,13 @@ func (s *Sessions) User(r *http.Request, tenantID string) string {
 	return v.User
 }
 
-// NewCSRF sets a fresh CSRF cookie for the pages under path and returns
-// the token the page's forms carry.
-func (s *Sessions) NewCSRF(w http.ResponseWriter, path string) string {
+// CSRF returns the token the page's forms carry: the browser's current
+// CSRF cookie's when it has one (so that forms in several tabs stay good),
+// else a fresh one, set as a cookie for the pages under path.
+func (s *Sessions) CSRF(w http.ResponseWriter, r *http.Request, path string) string {
+	if c, err := r.Cookie(CSRFCookie); err == nil && len(c.Value) == len(RandomToken()) {
+		return c.Value
+	}
 	t := RandomToken()
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: t, Path: path, HttpOnly: true, Secure: s.Secure,
 		SameSite: http.SameSiteStrictMode})

@@ -52,10 +52,23 @@ func TestSessionCookie(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	ss := &websession.Sessions{Now: time.Now}
 	rec := httptest.NewRecorder()
-	tok := ss.NewCSRF(rec, "/console/")
+	tok := ss.CSRF(rec, httptest.NewRequest("GET", "/console/acme/tokens", nil), "/console/")
 	c := rec.Result().Cookies()[0]
 	if c.SameSite != http.SameSiteStrictMode || !c.HttpOnly || c.Path != "/console/" || len(tok) < 32 {
 		t.Fatalf("csrf cookie %+v", c)
+	}
+	// A page in another tab reuses the browser's token rather than making
+	// the first tab's forms stale; a malformed cookie is replaced.
+	again := httptest.NewRequest("GET", "/console/acme/users", nil)
+	again.AddCookie(c)
+	rec2 := httptest.NewRecorder()
+	if got := ss.CSRF(rec2, again, "/console/"); got != tok || len(rec2.Result().Cookies()) != 0 {
+		t.Errorf("second page: token %q (want the first), cookies %v", got, rec2.Result().Cookies())
+	}
+	junk := httptest.NewRequest("GET", "/console/acme/users", nil)
+	junk.AddCookie(&http.Cookie{Name: websession.CSRFCookie, Value: "short"})
+	if got := ss.CSRF(httptest.NewRecorder(), junk, "/console/"); got == "short" || len(got) < 32 {
+		t.Errorf("a malformed cookie was reused: %q", got)
 	}
 	post := func(cookie, field string) bool {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"csrf": {field}}.Encode()))
