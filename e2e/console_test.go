@@ -64,6 +64,33 @@ func chrome(t *testing.T) (context.Context, func(name string)) {
 	return bctx, shot
 }
 
+// signInAs signs in on the console's sign-in page, going on to next
+// ("" for the console's start).
+func signInAs(s *apptest.Server, email, next string) chromedp.Action[chromedp.Void] {
+	u := s.URL + "/console/acme/signin"
+	if next != "" {
+		u += "?next=" + next
+	}
+	return chromedp.Steps(
+		chromedp.Navigate(u),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+	)
+}
+
+// mkUser makes a user of the tenant with the test password and roles.
+func mkUser(t *testing.T, s *apptest.Server, tenantID, email string, roles ...string) *store.User {
+	t.Helper()
+	u, err := s.Users.Create(ctx, tenantID, &users.Patch{Email: ptr(email), Name: ptr(strings.SplitN(email, "@", 2)[0]),
+		Password: ptr(userPassword), Roles: &roles}, store.Event{Action: "user.create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // clickThrough clicks sel (a button that submits a form, or a link) and
 // waits for the next page: the current one is marked first, so that an
 // element both pages have cannot be mistaken for the new page's.
@@ -259,16 +286,8 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(email string, roles ...string) *store.User {
-		u, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr(email), Name: ptr(email[:3]), Password: ptr(userPassword),
-			Roles: &roles}, store.Event{Action: "user.create"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	mk("boss@acme.example", "super")
-	bob, cy := mk("bob@acme.example", "program_member"), mk("cy@acme.example", "program_member")
+	mkUser(t, s, tn.ID, "boss@acme.example", "super")
+	bob, cy := mkUser(t, s, tn.ID, "bob@acme.example", "program_member"), mkUser(t, s, tn.ID, "cy@acme.example", "program_member")
 	grp, err := s.Users.CreateGroup(ctx, tn.ID, &users.GroupPatch{Name: ptr("integrators")}, store.Event{Action: "group.create"})
 	if err != nil {
 		t.Fatal(err)
@@ -284,11 +303,7 @@ func TestConsoleEnablePublicAPI(t *testing.T) {
 
 	b, shot := chrome(t)
 	if err := chromedp.Do(b,
-		chromedp.Navigate(s.URL+"/console/acme/signin"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
-		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
+		signInAs(s, "boss@acme.example", ""),
 		chromedp.WaitVisible(chromedp.CSS("#create")),
 		chromedp.Click(chromedp.CSS(`nav a[href$="/users"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#enable-api")),
@@ -458,10 +473,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 	ada := patUser(t, s, "acme", "ada@acme.example")
 	pat := mintPAT(t, s, ada, "30d")
 	tn, _ := s.Admin.GetTenant(ctx, "acme")
-	if _, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("boss@acme.example"), Name: ptr("Boss"), Password: ptr(userPassword),
-		Roles: &[]string{"super"}}, store.Event{Action: "user.create"}); err != nil {
-		t.Fatal(err)
-	}
+	mkUser(t, s, tn.ID, "boss@acme.example", "super")
 	if r, _ := signedInClient(t, s, "ada@acme.example").Get(s.URL + "/console/acme/settings"); r == nil || r.StatusCode != 403 {
 		t.Fatalf("a program member on Settings: %v", r)
 	}
@@ -469,11 +481,7 @@ func TestConsoleSettingsAuthMode(t *testing.T) {
 
 	b, shot := chrome(t)
 	if err := chromedp.Do(b,
-		chromedp.Navigate(s.URL+"/console/acme/signin?next=/console/acme/settings"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
-		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
+		signInAs(s, "boss@acme.example", "/console/acme/settings"),
 		chromedp.WaitVisible(chromedp.CSS("#save")),
 		chromedp.SendKeys(chromedp.CSS("#idp_issuer"), idp.URL),
 		chromedp.SendKeys(chromedp.CSS("#idp_audiences"), "https://api.acme.example"),
@@ -582,10 +590,7 @@ func TestConsoleIntegrations(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
 	patUser(t, s, "acme", "ada@acme.example")
 	tn, _ := s.Admin.GetTenant(ctx, "acme")
-	if _, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("boss@acme.example"), Name: ptr("Boss"), Password: ptr(userPassword),
-		Roles: &[]string{"super"}}, store.Event{Action: "user.create"}); err != nil {
-		t.Fatal(err)
-	}
+	mkUser(t, s, tn.ID, "boss@acme.example", "super")
 	setTenant(t, s, admin.TenantSettingsInput{OneActiveIntegration: ptr(true)})
 	tokenWith := func(id, secret string) int {
 		return postForm(t, s, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret).Status
@@ -612,11 +617,7 @@ func TestConsoleIntegrations(t *testing.T) {
 		)
 	}
 	if err := chromedp.Do(b,
-		chromedp.Navigate(s.URL+"/console/acme/signin?next=/console/acme/integrations"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "boss@acme.example"),
-		chromedp.SendKeys(chromedp.CSS("#password"), userPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
+		signInAs(s, "boss@acme.example", "/console/acme/integrations"),
 		chromedp.WaitVisible(chromedp.CSS("#one-policy")),
 		create("Reporting app", "code", "https://app.example/cb", "submissions:read"),
 		chromedp.WaitVisible(chromedp.CSS("#client-secret")),
@@ -691,11 +692,7 @@ func TestConsoleNoEscalationToSuper(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
 	patUser(t, s, "acme", "ada@acme.example")
 	tn, _ := s.Admin.GetTenant(ctx, "acme")
-	ca, err := s.Users.Create(ctx, tn.ID, &users.Patch{Email: ptr("ca@acme.example"), Name: ptr("CA"), Password: ptr(userPassword),
-		Roles: &[]string{"company_admin"}}, store.Event{Action: "user.create"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := mkUser(t, s, tn.ID, "ca@acme.example", "company_admin")
 	c := signedInClient(t, s, "ca@acme.example")
 	page := s.URL + "/console/acme/users/" + ca.ID
 	r, err := c.Get(page)

@@ -218,10 +218,11 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 	key := sha256.Sum256([]byte(raw))
 	a.mu.RLock()
 	e := a.verified[key]
+	foreign := false
 	if e == nil {
 		e = a.failed[key]
+		_, foreign = a.idp[key]
 	}
-	_, foreign := a.idp[key]
 	a.mu.RUnlock()
 	if e != nil && now.Before(e.until) {
 		return e.claims, e.err
@@ -260,13 +261,20 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 		e.until = c.ExpiresAt()
 	}
 	a.mu.Lock()
-	if err == nil {
-		a.verified = remember(a.verified, key, e, maxVerified)
-	} else {
-		a.failed = remember(a.failed, key, e, maxFailed)
-	}
+	rememberVerdict(&a.verified, &a.failed, key, e, err == nil)
 	a.mu.Unlock()
 	return c, err
+}
+
+// rememberVerdict stores e in good, or, when it records a failure, in
+// failed: failures come from anyone, so they have a smaller map of their
+// own and can never push good verdicts out. Call with a.mu held.
+func rememberVerdict[K comparable, V any](good, failed *map[K]V, key K, e V, ok bool) {
+	if ok {
+		*good = remember(*good, key, e, maxVerified)
+	} else {
+		*failed = remember(*failed, key, e, maxFailed)
+	}
 }
 
 // remember stores e under key in m (made if nil), first dropping a random

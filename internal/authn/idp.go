@@ -136,11 +136,7 @@ func (a *Authenticator) idpVerdict(ctx context.Context, raw string, t *store.Ten
 		}
 	}
 	a.mu.Lock()
-	if e.err == nil {
-		a.idp = remember(a.idp, key, e, maxVerified)
-	} else {
-		a.idpFailed = remember(a.idpFailed, key, e, maxFailed)
-	}
+	rememberVerdict(&a.idp, &a.idpFailed, key, e, e.err == nil)
 	a.mu.Unlock()
 	return e, e.err
 }

@@ -89,14 +89,8 @@ func (a *Authenticator) patLookup(ctx context.Context, digest string, now time.T
 	default:
 		e.pat = p
 	}
-	// Like token verdicts: failures in a smaller map of their own, so that
-	// junk cannot push good entries out.
 	a.mu.Lock()
-	if e.err == nil {
-		a.pats = remember(a.pats, digest, e, maxVerified)
-	} else {
-		a.patsFailed = remember(a.patsFailed, digest, e, maxFailed)
-	}
+	rememberVerdict(&a.pats, &a.patsFailed, digest, e, e.err == nil)
 	a.mu.Unlock()
 	return e, e.err
 }

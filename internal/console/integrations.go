@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -71,21 +72,27 @@ func (h *Handler) createIntegration(w http.ResponseWriter, r *http.Request, c *c
 		cl.Grants = []string{"client_credentials"}
 	}
 	plain, err := h.ClientService.Create(r.Context(), cl, h.event(r, c, "client.create", cl.ID))
-	v, lerr := h.integrationsView(r.Context(), c)
-	if lerr != nil {
-		return lerr
-	}
-	if status, problem := integrationProblem(err); problem != "" {
-		v.Error = problem
-		h.render(w, r, status, "integrations", v)
-		return nil
-	} else if err != nil {
-		return err
+	if err != nil {
+		return h.integrationResult(w, r, c, nil, err)
 	}
 	made := integrationOf(cl)
 	made.Secret = plain
-	v.CreatedIntegration = &made
-	h.render(w, r, http.StatusOK, "integrations", v)
+	return h.integrationResult(w, r, c, &made, nil)
+}
+
+// integrationResult shows the page again with a new secret (once) or with
+// why the change was refused; other errors are the caller's to report.
+func (h *Handler) integrationResult(w http.ResponseWriter, r *http.Request, c *caller, made *integrationRow, err error) error {
+	status, problem := integrationProblem(err)
+	if err != nil && problem == "" {
+		return err
+	}
+	v, verr := h.integrationsView(r.Context(), c)
+	if verr != nil {
+		return verr
+	}
+	v.CreatedIntegration, v.Error = made, problem
+	h.render(w, r, cmp.Or(status, http.StatusOK), "integrations", v)
 	return nil
 }
 
@@ -132,22 +139,12 @@ func (h *Handler) rotateIntegration(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	plain, updated, err := h.ClientService.Rotate(r.Context(), cl.ID, 24*time.Hour, h.event(r, c, "client.rotate_secret", cl.ID))
-	v, lerr := h.integrationsView(r.Context(), c)
-	if lerr != nil {
-		return lerr
-	}
-	if status, problem := integrationProblem(err); problem != "" {
-		v.Error = problem
-		h.render(w, r, status, "integrations", v)
-		return nil
-	} else if err != nil {
-		return err
+	if err != nil {
+		return h.integrationResult(w, r, c, nil, err)
 	}
 	row := integrationOf(updated)
 	row.Secret, row.PreviousSecretExpiresAt = plain, h.Now().Add(24*time.Hour)
-	v.CreatedIntegration = &row
-	h.render(w, r, http.StatusOK, "integrations", v)
-	return nil
+	return h.integrationResult(w, r, c, &row, nil)
 }
 
 func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request, c *caller) error {
