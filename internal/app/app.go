@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	proxies, _ := httpx.ParseProxies(cfg.TrustedProxies) // validated in Config.Validate
 	a.Gateway = &gateway.Gateway{Auth: a.Auth, Limiter: a.Limiter, Realm: cfg.Issuer, Log: log, Now: a.now, Proxies: proxies,
-		Metrics: gateway.NewMetrics(a.Registry), Used: a.Clients.RecordRequest,
+		Metrics: gateway.NewMetrics(a.Registry), Used: a.Clients.RecordRequest, Limited: a.Clients.RecordRejected,
 		Links: &gateway.Links{Keys: a.Keys, Now: a.now, Base: cfg.Issuer}}
 	if err := a.ReloadRoutes(); err != nil {
 		return nil, err
@@ -432,6 +432,9 @@ func (a *App) housekeeping(ctx context.Context) {
 		case <-purge.C:
 			if _, err := a.Store.PurgeExpiredTokens(ctx, a.now(), 1000); err != nil {
 				a.Log.Warn("purge failed", "err", err)
+			}
+			if _, err := a.Store.PurgeClientUsage(ctx, a.now().Add(-clients.UsageRetention), 1000); err != nil {
+				a.Log.Warn("usage purge failed", "err", err)
 			}
 		}
 	}

@@ -87,7 +87,7 @@ type Service struct {
 	group singleflight.Group
 
 	usageMu sync.Mutex
-	usage   map[string]*store.ClientUsage
+	usage   map[usageKey]*store.ClientUsage
 }
 
 // ErrUnknown means no such client.
@@ -221,29 +221,47 @@ func (s *Service) Authenticate(ctx context.Context, id, plain string) (*Resolved
 
 // RecordIssued counts one issued token; FlushUsage writes the counts.
 func (s *Service) RecordIssued(id string, at time.Time) {
-	s.addUsage(store.ClientUsage{ClientID: id, Issued: 1, LastUsed: at})
+	s.addUsage(store.ClientUsage{ClientID: id, Hour: at, Issued: 1, LastUsed: at})
 }
 
 // RecordRequest counts a gateway request made with one of the client's
 // tokens and moves its last-used time on; both reach the store in the next
-// usage flush (one write per client per flush interval).
+// usage flush (one write per client and hour per flush interval).
 func (s *Service) RecordRequest(id string, at time.Time) {
-	s.addUsage(store.ClientUsage{ClientID: id, Requests: 1, LastUsed: at})
+	s.addUsage(store.ClientUsage{ClientID: id, Hour: at, Requests: 1, LastUsed: at})
 }
 
-// addUsage merges d into the pending usage of its client.
+// RecordRejected counts a gateway request of the client's that the rate
+// limit refused. It does not move the last-used time: nothing was served.
+func (s *Service) RecordRejected(id string, at time.Time) {
+	s.addUsage(store.ClientUsage{ClientID: id, Hour: at, Rejected: 1})
+}
+
+// UsageRetention is how long hourly usage is kept.
+const UsageRetention = 7 * 24 * time.Hour
+
+// usageKey sorts pending usage by client and UTC hour.
+type usageKey struct {
+	client string
+	hour   int64
+}
+
+// addUsage merges d into the pending usage of its client and hour.
 func (s *Service) addUsage(d store.ClientUsage) {
+	d.Hour = d.Hour.UTC().Truncate(time.Hour)
+	k := usageKey{d.ClientID, d.Hour.Unix()}
 	s.usageMu.Lock()
 	if s.usage == nil {
-		s.usage = map[string]*store.ClientUsage{}
+		s.usage = map[usageKey]*store.ClientUsage{}
 	}
-	u := s.usage[d.ClientID]
+	u := s.usage[k]
 	if u == nil {
-		u = &store.ClientUsage{ClientID: d.ClientID}
-		s.usage[d.ClientID] = u
+		u = &store.ClientUsage{ClientID: d.ClientID, Hour: d.Hour}
+		s.usage[k] = u
 	}
 	u.Issued += d.Issued
 	u.Requests += d.Requests
+	u.Rejected += d.Rejected
 	if d.LastUsed.After(u.LastUsed) {
 		u.LastUsed = d.LastUsed
 	}

@@ -148,6 +148,32 @@ func TestUsageFlush(t *testing.T) {
 	}
 }
 
+// Requests and rate-limit refusals are counted by the hour; a refusal
+// does not count as use.
+func TestUsageByHour(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "c1")
+	h := f.now.UTC().Truncate(time.Hour)
+	f.svc.RecordRequest("c1", h.Add(10*time.Minute))
+	f.svc.RecordRequest("c1", h.Add(70*time.Minute))
+	f.svc.RecordRejected("c1", h.Add(71*time.Minute))
+	f.svc.RecordRejected("c1", h.Add(72*time.Minute))
+	if err := f.svc.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.store.ClientUsageSince(ctx, "t1", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Requests != 1 || rows[0].Rejected != 0 || !rows[1].Hour.Equal(h.Add(time.Hour)) ||
+		rows[1].Requests != 1 || rows[1].Rejected != 2 {
+		t.Fatalf("hourly rows %+v; want 1 request in the first hour, 1 request and 2 refusals in the next", rows)
+	}
+	if c, _ := f.store.GetClient(ctx, "c1"); c.GatewayRequests != 2 || !c.LastUsedAt.Equal(h.Add(70*time.Minute)) {
+		t.Fatalf("totals %d requests, last used %v; want 2 and the last request let through", c.GatewayRequests, c.LastUsedAt)
+	}
+}
+
 type failingUsage struct{ store.Store }
 
 func (failingUsage) AddClientUsage(context.Context, []store.ClientUsage) error {

@@ -43,6 +43,9 @@ type Gateway struct {
 	// Used, when set, is told of each request a client makes (batched by
 	// the callee).
 	Used func(clientID string, at time.Time)
+	// Limited, when set, is told of each request of a client's that the
+	// rate limit refused (batched by the callee).
+	Limited func(clientID string, at time.Time)
 
 	table   atomic.Pointer[Table]
 	buffers BufferPool // shared by every route's proxy
@@ -186,7 +189,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 4. How often.
-	if !g.charge(w, r, route, b) {
+	if !g.charge(w, r, route, b, p.ClientID) {
 		return
 	}
 
@@ -359,7 +362,7 @@ func (g *Gateway) budget(t *Table, m *match, p *authn.Principal, write bool) bud
 // charge takes one request from the budget, sets the RateLimit header, and
 // answers 429 (or 503 when the shared limiter is down and the gateway
 // fails closed) when the request may not pass.
-func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, route *Route, b budget) bool {
+func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, route *Route, b budget, clientID string) bool {
 	res, err := g.Limiter.Allow(r.Context(), b.key, limit(b.quota))
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -376,6 +379,9 @@ func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, route *Route, b
 	w.Header().Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", b.class, res.Remaining, seconds(res.Reset)))
 	if !res.Allowed {
 		g.Metrics.decide(route.Name, decLimited)
+		if g.Limited != nil && clientID != "" {
+			g.Limited(clientID, g.Now())
+		}
 		// Retry-After is rounded up: a client that waits that long passes.
 		protocol.WriteError(w, protocol.ErrTooManyRequests.WithDescription(
 			fmt.Sprintf("the %s budget of %d requests per %s is spent", b.class, b.quota.Count, b.quota.Per)).

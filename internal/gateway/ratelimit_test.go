@@ -53,8 +53,13 @@ func TestRetryAfterIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
+	counts := map[string]int{} // what the usage counters hear, per client and outcome
+	var countsMu sync.Mutex
+	count := func(what string) func(string, time.Time) {
+		return func(id string, _ time.Time) { countsMu.Lock(); counts[id+" "+what]++; countsMu.Unlock() }
+	}
 	g := &gateway.Gateway{Auth: s.Auth, Limiter: ratelimit.NewLocal(clk.Now), Realm: s.URL, Now: clk.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Used: count("used"), Limited: count("limited")}
 	g.Install(tab)
 	post := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/api/acme/things", nil)
@@ -85,5 +90,9 @@ func TestRetryAfterIsExact(t *testing.T) {
 	clk.Add(time.Minute)
 	if w := post(); w.Code != 200 || w.Header().Get("RateLimit") != `"write";r=2;t=20` {
 		t.Fatalf("a period later: %d %q", w.Code, w.Header().Get("RateLimit"))
+	}
+	// The integration's usage chart hears of five requests and two refusals.
+	if counts[c.ID+" used"] != 5 || counts[c.ID+" limited"] != 2 || len(counts) != 2 {
+		t.Fatalf("usage counted %v; want 5 used and 2 limited for %s", counts, c.ID)
 	}
 }

@@ -152,11 +152,14 @@ type ClientSecret struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-// ClientUsage is a batched usage record.
+// ClientUsage is a batched usage record: one client's counts within one
+// UTC hour.
 type ClientUsage struct {
 	ClientID string
+	Hour     time.Time // the start of the hour the counts fall in
 	Issued   int64
-	Requests int64 // gateway requests
+	Requests int64 // gateway requests let through
+	Rejected int64 // gateway requests refused by the rate limit
 	LastUsed time.Time
 }
 

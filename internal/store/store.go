@@ -90,8 +90,15 @@ type Clients interface {
 	ListClients(ctx context.Context, tenantID string, page Page) ([]Client, error)
 	UpdateClient(ctx context.Context, id string, mutate func(*Client) error, ev Event) (*Client, error)
 	DeleteClient(ctx context.Context, id string, ev Event) error
-	// AddClientUsage adds batched issuance counts and last-used times.
+	// AddClientUsage adds batched counts to the clients' totals and their
+	// hourly rows, and moves their last-used times on. Counts of unknown
+	// (deleted) clients are dropped.
 	AddClientUsage(ctx context.Context, usage []ClientUsage) error
+	// ClientUsageSince lists the hourly counts of a tenant's clients from
+	// the hour of since on, by client and hour (LastUsed is not set).
+	ClientUsageSince(ctx context.Context, tenantID string, since time.Time) ([]ClientUsage, error)
+	// PurgeClientUsage deletes up to limit hourly rows older than before.
+	PurgeClientUsage(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Keys persists signing keys.

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -162,8 +164,13 @@ func (s *DB) DeleteClient(ctx context.Context, id string, ev store.Event) error 
 	})
 }
 
-// AddClientUsage implements store.Clients. Unknown (deleted) clients are skipped.
+// AddClientUsage implements store.Clients. Rows are written in (client,
+// hour) order, so that two replicas flushing at once cannot deadlock.
 func (s *DB) AddClientUsage(ctx context.Context, usage []store.ClientUsage) error {
+	usage = slices.Clone(usage)
+	slices.SortFunc(usage, func(a, b store.ClientUsage) int {
+		return cmp.Or(strings.Compare(a.ClientID, b.ClientID), a.Hour.Compare(b.Hour))
+	})
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, u := range usage {
 			if _, err := tx.ExecContext(ctx, `UPDATE clients SET tokens_issued = tokens_issued + $2,
@@ -172,7 +179,54 @@ func (s *DB) AddClientUsage(ctx context.Context, usage []store.ClientUsage) erro
 				u.ClientID, u.Issued, micros(u.LastUsed), u.Requests); err != nil {
 				return err
 			}
+			if u.Hour.IsZero() {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO client_usage_hourly (client_id, hour, issued, requests, rejected)
+				SELECT id, $2, $3, $4, $5 FROM clients WHERE id = $1
+				ON CONFLICT (client_id, hour) DO UPDATE SET issued = client_usage_hourly.issued + excluded.issued,
+					requests = client_usage_hourly.requests + excluded.requests,
+					rejected = client_usage_hourly.rejected + excluded.rejected`,
+				u.ClientID, micros(hour(u.Hour)), u.Issued, u.Requests, u.Rejected); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// hour is the start of t's UTC hour.
+func hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// ClientUsageSince implements store.Clients.
+func (s *DB) ClientUsageSince(ctx context.Context, tenantID string, since time.Time) ([]store.ClientUsage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT u.client_id, u.hour, u.issued, u.requests, u.rejected
+		FROM client_usage_hourly u JOIN clients c ON c.id = u.client_id
+		WHERE c.tenant_id = $1 AND u.hour >= $2 ORDER BY u.client_id, u.hour`, tenantID, micros(hour(since)))
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []store.ClientUsage
+	for rows.Next() {
+		var u store.ClientUsage
+		var h int64
+		if err := rows.Scan(&u.ClientID, &h, &u.Issued, &u.Requests, &u.Rejected); err != nil {
+			return nil, err
+		}
+		u.Hour = fromMicros(h).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// PurgeClientUsage implements store.Clients.
+func (s *DB) PurgeClientUsage(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM client_usage_hourly WHERE (client_id, hour) IN
+		(SELECT client_id, hour FROM client_usage_hourly WHERE hour < $1 LIMIT $2)`, micros(before), limit)
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

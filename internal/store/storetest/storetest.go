@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateClientAborts", testUpdateClientAborts},
 		{"UpdateClientConcurrent", testUpdateClientConcurrent},
 		{"ClientUsageConcurrent", testClientUsageConcurrent},
+		{"ClientUsageHourly", testClientUsageHourly},
 		{"OneIntegration", testOneIntegration},
 		{"OneIntegrationConcurrent", testOneIntegrationConcurrent},
 		{"Keys", testKeys},
@@ -286,6 +287,64 @@ func testClientUsageConcurrent(t *testing.T, s store.Store) {
 	got, _ := s.GetClient(ctx, "c1")
 	if got.TokensIssued != 50 || got.GatewayRequests != 70 || !got.LastUsedAt.Equal(latest) {
 		t.Fatalf("usage = %d issued, %d requests, last used %v; want 50, 70, %v", got.TokensIssued, got.GatewayRequests, got.LastUsedAt, latest)
+	}
+}
+
+func testClientUsageHourly(t *testing.T, s store.Store) {
+	acme, other := mustTenant(t, s, "acme"), mustTenant(t, s, "other")
+	mustClient(t, s, acme.ID, "c1")
+	mustClient(t, s, acme.ID, "c2")
+	mustClient(t, s, other.ID, "o1")
+	h0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	add := func(u ...store.ClientUsage) {
+		t.Helper()
+		if err := s.AddClientUsage(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two flushes (two replicas) of the same hour add up; the hour of a
+	// row is the start of the UTC hour it was given.
+	add(store.ClientUsage{ClientID: "c2", Hour: h0.Add(2 * time.Hour), Requests: 4, Rejected: 1},
+		store.ClientUsage{ClientID: "c1", Hour: h0, Requests: 3, Issued: 1},
+		store.ClientUsage{ClientID: "c1", Hour: h0.Add(time.Hour), Rejected: 2},
+		store.ClientUsage{ClientID: "o1", Hour: h0, Requests: 9},
+		store.ClientUsage{ClientID: "gone", Hour: h0, Requests: 9})
+	add(store.ClientUsage{ClientID: "c1", Hour: h0.Add(17 * time.Minute), Requests: 2, Rejected: 5})
+
+	got, err := s.ClientUsageSince(ctx, acme.ID, h0.Add(30*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.ClientUsage{
+		{ClientID: "c1", Hour: h0, Issued: 1, Requests: 5, Rejected: 5},
+		{ClientID: "c1", Hour: h0.Add(time.Hour), Rejected: 2},
+		{ClientID: "c2", Hour: h0.Add(2 * time.Hour), Requests: 4, Rejected: 1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ClientUsageSince = %+v, want %+v (another tenant's or a deleted client's rows must not show)", got, want)
+	}
+	for i := range want {
+		if got[i].ClientID != want[i].ClientID || !got[i].Hour.Equal(want[i].Hour) || got[i].Issued != want[i].Issued ||
+			got[i].Requests != want[i].Requests || got[i].Rejected != want[i].Rejected {
+			t.Fatalf("row %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if later, _ := s.ClientUsageSince(ctx, acme.ID, h0.Add(2*time.Hour)); len(later) != 1 || later[0].ClientID != "c2" {
+		t.Fatalf("since the third hour: %+v, want c2's row only", later)
+	}
+
+	// Purging drops rows before the cut in batches; deleting a client drops its rows.
+	if n, err := s.PurgeClientUsage(ctx, h0.Add(time.Hour), 1); err != nil || n != 1 {
+		t.Fatalf("PurgeClientUsage = %d, %v; want one row (the limit)", n, err)
+	}
+	if n, err := s.PurgeClientUsage(ctx, h0.Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("PurgeClientUsage = %d, %v; want the other first-hour row", n, err)
+	}
+	if err := s.DeleteClient(ctx, "c2", store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.ClientUsageSince(ctx, acme.ID, h0); len(left) != 1 || left[0].ClientID != "c1" || left[0].Rejected != 2 {
+		t.Fatalf("after purge and delete: %+v, want c1's second hour only", left)
 	}
 }
 
