@@ -720,3 +720,55 @@ func TestConsoleNoEscalationToSuper(t *testing.T) {
 		t.Fatal("the company admin made themselves super")
 	}
 }
+
+// Usage: an integration's requests and rate-limit refusals over the last
+// 24 hours, drawn as a chart with the hourly numbers beside it, and when it
+// was last used; an idle integration says so. Only tenant owners see it.
+func TestConsoleUsage(t *testing.T) {
+	s, _, c := startGateway(t, apptest.SQLite(t), []string{"api:read"}, nil)
+	idle := setup(t, s, "acme", admin.ClientInput{Name: ptr("Idle sync"), Scopes: &[]string{"api:read"}})
+	tok := token(t, s, c, nil)
+	codes := map[int]int{}
+	for range 5 { // the exports route allows 2 reads a minute
+		codes[call(t, s, "GET", "/exports/acme/report", tok, nil).Status]++
+	}
+	if codes[200] != 2 || codes[429] != 3 {
+		t.Fatalf("five reads on a 2/min route: %v, want 2 × 200 and 3 × 429", codes)
+	}
+	tn, _ := s.Admin.GetTenant(ctx, "acme")
+	mkUser(t, s, tn.ID, "boss@acme.example", "super")
+	patUser(t, s, "acme", "ada@acme.example")
+	if r, _ := signedInClient(t, s, "ada@acme.example").Get(s.URL + "/console/acme/usage"); r == nil || r.StatusCode != 403 {
+		t.Fatalf("a program member on Usage: %v", r)
+	}
+
+	b, shot := chrome(t)
+	card := `section.usage[data-client="` + c.ClientID + `"]`
+	if err := chromedp.Do(b, signInAs(s, "boss@acme.example", "/console/acme/usage"), chromedp.WaitVisible(chromedp.CSS(card))); err != nil {
+		t.Fatal(err)
+	}
+	// The counts reach the page with the next usage flush (100 ms here).
+	var text string
+	waitFor(t, func() bool {
+		if err := chromedp.Do(b, chromedp.Navigate(s.URL+"/console/acme/usage"), chromedp.WaitVisible(chromedp.CSS(card))); err != nil {
+			t.Fatal(err)
+		}
+		text, _ = chromedp.Run(b, chromedp.Text(chromedp.CSS(card)))
+		return strings.Contains(text, "2 requests, 3 refused")
+	})
+	if strings.Contains(text, "Last used: never") {
+		t.Errorf("the card does not say when the integration was last used: %q", text)
+	}
+	bars, err := chromedp.Run(b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(`+"`"+card+` svg .bar`+"`"+`)).
+		filter(g => g.querySelector("rect.rej")).map(g => g.querySelector("title").textContent)`))
+	if err != nil || len(bars) != 1 || !strings.Contains(bars[0], "2 let through, 3 refused") {
+		t.Fatalf("the chart's bars with refusals: %q, %v; want this hour's, saying 2 let through and 3 refused", bars, err)
+	}
+	if n, _ := chromedp.Run(b, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+card+` svg .bar`+"`"+`).length`)); n != 24 {
+		t.Errorf("the chart has %d hourly bars, want 24", n)
+	}
+	if idleText, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS(`section.usage[data-client="`+idle.ClientID+`"] .idle`))); !strings.Contains(idleText, "No gateway requests") {
+		t.Errorf("the idle integration: %q", idleText)
+	}
+	shot("console-usage.png")
+}

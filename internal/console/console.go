@@ -6,8 +6,10 @@
 //
 // Every form POST passes the cross-origin check and a double-submit CSRF
 // token; every page is no-store, framed by nobody, and loads only
-// Gatehouse's own assets (CSP). Pages arrive with the features they show:
-// sign in and out, and the user's own API tokens, so far.
+// Gatehouse's own assets (CSP). docs/console.md lists the pages and who
+// may see each: a user's own API tokens; for administrators users, groups,
+// API keys and the API reference; for company administrators settings,
+// integrations, usage and the activity log.
 package console
 
 import (
@@ -46,6 +48,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
+	"hour": func(t time.Time) string { return t.UTC().Format("15:04") },
+	"add":  func(a, b int) int { return a + b },
 }).ParseFS(files, "templates/*.html"))
 
 // Tenants is what the console reads of tenants.
@@ -119,6 +123,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	post("/console/{tenant}/integrations/{id}/rotate", h.owner(h.rotateIntegration))
 	get("/console/{tenant}/integrations/{id}/delete", h.owner(h.confirmIntegration("delete")))
 	post("/console/{tenant}/integrations/{id}/delete", h.owner(h.deleteIntegration))
+	get("/console/{tenant}/usage", h.owner(h.usagePage))
 	get("/console/{tenant}/activity", h.owner(h.activityPage))
 	get("/console/{tenant}/api", h.admin(h.reference))
 	get("/console/{tenant}/api/openapi.json", h.admin(h.openAPI))
@@ -279,6 +284,9 @@ type view struct {
 	Integration        *integrationRow
 	Action             string
 	OneIntegration     bool
+
+	Usage []usageRow
+	Since time.Time // the first hour of the usage chart
 
 	Filter                 activityFilter
 	Events                 []store.Event

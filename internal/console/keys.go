@@ -15,6 +15,7 @@ import (
 type Clients interface {
 	ListClients(ctx context.Context, tenantID string, page store.Page) ([]store.Client, error)
 	GetClient(ctx context.Context, id string) (*store.Client, error)
+	ClientUsageSince(ctx context.Context, tenantID string, since time.Time) ([]store.ClientUsage, error)
 }
 
 // keyRow is an API key as the page shows it.
