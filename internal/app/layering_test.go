@@ -20,7 +20,7 @@ var rank = map[string]int{
 	"internal/gateway": 3, "internal/selfservice": 3, "internal/apisession": 3, "internal/console": 3,
 	"internal/app":     4,
 	"internal/apptest": 5, "cmd/gatehouse": 5, "e2e": 5,
-	"sdk/admin": 0, "web": 0,
+	"sdk": 0, "sdk/admin": 0, "web": 0,
 }
 
 // surfaces must not import each other.
@@ -46,7 +46,7 @@ func TestLayering(t *testing.T) {
 			if !ours || dep == pkg {
 				continue
 			}
-			if strings.HasPrefix(pkg, "sdk/") && strings.HasPrefix(dep, "internal/") {
+			if (pkg == "sdk" || strings.HasPrefix(pkg, "sdk/")) && strings.HasPrefix(dep, "internal/") {
 				t.Errorf("%s imports %s: the SDK must not import internal packages", pkg, dep)
 			}
 			if dr, ok := rank[dep]; ok && dr > r && !(testOnly && startsTheApp(dep)) {
