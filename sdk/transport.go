@@ -62,7 +62,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait := max(retryAfter(resp.Header.Get("Retry-After"), t.clock().Now()), time.Second)
 			limited++
 			if t.FailFast || limited > cmpOr(t.MaxRetries, 3) || wait > cmpOr(t.MaxWait, 5*time.Minute) ||
-				!replayable(req) || deadlineBefore(ctx, t.clock().Now().Add(wait)) {
+				!replayable(req) || deadlineBefore(ctx, time.Now().Add(wait)) { // deadlines are wall-clock
 				drain(resp)
 				return nil, &RateLimitError{RetryAfter: wait, Response: resp}
 			}
