@@ -84,20 +84,26 @@ const retryPause = 5 * time.Second
 // get returns a usable entry.
 func (c *cache) get(ctx context.Context) (*entry, error) {
 	e := c.cur.Load()
-	if e != nil && (e.renewAt.IsZero() || c.clock.Now().Before(e.renewAt)) {
+	now := c.clock.Now()
+	if e != nil && (e.renewAt.IsZero() || now.Before(e.renewAt)) {
 		return e, nil // the fast path: no lock, no allocation
 	}
-	now := c.clock.Now()
+	c.mu.Lock()
+	if c.cur.Load() != e {
+		// A renewal landed (or the token was refused) since we looked: a
+		// fetch now would be a second one, and for a session a refresh
+		// made with a refresh token younger than its access token.
+		c.mu.Unlock()
+		return c.get(ctx)
+	}
+	f := c.inflight
 	if e != nil && e.tok.Expiry.After(now) {
-		c.mu.Lock()
-		if c.inflight == nil && now.Sub(c.failedAt) >= retryPause {
+		if f == nil && now.Sub(c.failedAt) >= retryPause {
 			c.startLocked(ctx)
 		}
 		c.mu.Unlock()
 		return e, nil // still good: renew in the background
 	}
-	c.mu.Lock()
-	f := c.inflight
 	if f == nil {
 		f = c.startLocked(ctx)
 	}

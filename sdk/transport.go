@@ -50,9 +50,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	renewed, limited := false, 0
 	for err == nil {
 		switch {
-		case resp.StatusCode == http.StatusUnauthorized && !renewed && replayable(req):
+		case resp.StatusCode == http.StatusUnauthorized && !renewed:
 			renewed = true
-			t.Source.Invalidate(access)
+			t.Source.Invalidate(access) // the next request gets a new token, even if this one cannot be retried
+			if !replayable(req) {
+				return resp, nil
+			}
 			next, nextAccess, terr := t.bearer(ctx)
 			if terr != nil || next == header {
 				return resp, nil // nothing new to try: the caller sees the 401

@@ -81,14 +81,19 @@ func TestTransportRenewsOn401(t *testing.T) {
 	}
 }
 
-// A body that cannot be replayed is not sent twice: the 401 is returned.
+// A body that cannot be replayed is not sent twice: the 401 is returned,
+// and the refused token is dropped all the same.
 func TestTransport401WithOneShotBody(t *testing.T) {
 	calls := 0
-	tr := &Transport{Source: newFakeSource(), Base: roundTripper(func(*http.Request) *http.Response { calls++; return answer(401) })}
+	src := newFakeSource()
+	tr := &Transport{Source: src, Base: roundTripper(func(*http.Request) *http.Response { calls++; return answer(401) })}
 	req, _ := http.NewRequest("PUT", "https://api.example/x", io.NopCloser(strings.NewReader("stream")))
 	resp, err := tr.RoundTrip(req)
 	if err != nil || resp.StatusCode != 401 || calls != 1 {
 		t.Fatalf("one-shot body: %v %v after %d calls", resp, err, calls)
+	}
+	if tok, _ := src.Token(context.Background()); tok.AccessToken != "t2" {
+		t.Fatalf("after a 401 the next request must use a new token, got %q", tok.AccessToken)
 	}
 }
 
