@@ -24,7 +24,9 @@ type testTimer struct {
 	ch chan time.Time
 }
 
-func newTestClock() *testClock { return &testClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+}
 
 func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 

@@ -107,7 +107,7 @@ func ExampleNewAPIKeySession() {
 func ExampleAuthorizationCode() {
 	flow := &sdk.AuthorizationCode{Config: oauth2.Config{
 		ClientID: "gc_reporting", ClientSecret: "gate_sk_…",
-		Endpoint: oauth2.Endpoint{AuthURL: "https://gatehouse.example/oauth2/authorize", TokenURL: "https://gatehouse.example/oauth2/token"},
+		Endpoint:    oauth2.Endpoint{AuthURL: "https://gatehouse.example/oauth2/authorize", TokenURL: "https://gatehouse.example/oauth2/token"},
 		RedirectURL: "https://reporting.example/callback",
 		Scopes:      []string{"submissions:read", "offline_access"},
 	}}

@@ -42,7 +42,7 @@ func newFakeSource() *fakeSource {
 }
 
 func (s *fakeSource) Token(ctx context.Context) (*oauth2.Token, error) { return s.token(ctx) }
-func (s *fakeSource) Invalidate(a string)                             { s.invalidated.Add(1); s.invalidate(a) }
+func (s *fakeSource) Invalidate(a string)                              { s.invalidated.Add(1); s.invalidate(a) }
 
 // A 401 renews the token once and sends the request again, body and all;
 // the caller's request is left as it was.
