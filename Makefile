@@ -12,7 +12,8 @@ export GATEHOUSE_TEST_POSTGRES
 FUZZTIME ?= 50000x
 # package:FuzzTarget pairs run by `make fuzz`.
 FUZZ_TARGETS = ./internal/protocol:FuzzParseForm ./internal/protocol:FuzzParseJSON \
-	./internal/secret:FuzzKindOf ./internal/token:FuzzVerifyJWT ./internal/gateway:FuzzRoutes
+	./internal/secret:FuzzKindOf ./internal/token:FuzzVerifyJWT ./internal/gateway:FuzzRoutes \
+	./sdk:FuzzTokenResponse
 
 .PHONY: test vet fuzz bench build quickstart
 

@@ -70,7 +70,7 @@ func errorFrom(resp *http.Response) *OAuthError {
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
 		e.Code, e.Description, e.URI = body.Error, body.ErrorDescription, body.ErrorURI
 		if n, err := strconv.ParseFloat(string(body.RetryAfter), 64); err == nil && n > 0 && e.RetryAfter == 0 {
-			e.RetryAfter = time.Duration(n * float64(time.Second))
+			e.RetryAfter = time.Duration(min(n, maxRetryAfter) * float64(time.Second))
 		}
 		return e
 	}
@@ -96,6 +96,10 @@ func bearerError(challenge string) string {
 	return code
 }
 
+// maxRetryAfter caps a server's wait, in seconds, so that it converts to a
+// Duration without overflowing (68 years: "not soon").
+const maxRetryAfter = 1 << 31
+
 // retryAfter parses Retry-After: delay-seconds or an HTTP date (RFC 9110
 // §10.2.3); zero when absent or unreadable.
 func retryAfter(v string, now time.Time) time.Duration {
@@ -106,7 +110,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 		if n < 0 {
 			return 0
 		}
-		return time.Duration(min(n, 1<<31)) * time.Second
+		return time.Duration(min(n, maxRetryAfter)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
