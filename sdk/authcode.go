@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -64,8 +65,17 @@ func (a *AuthorizationCode) Exchange(ctx context.Context, pending *Authorization
 	if err != nil {
 		return nil, oauthError(err)
 	}
+	a.expireOnClock(tok)
 	a.save(ctx, tok)
 	return tok, nil
+}
+
+// expireOnClock sets tok's expiry by the flow's clock: oauth2 sets it by
+// the system clock, and the source judges it by a.Clock.
+func (a *AuthorizationCode) expireOnClock(tok *oauth2.Token) {
+	if tok.ExpiresIn > 0 && a.Clock != nil {
+		tok.Expiry = a.Clock.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
 }
 
 // Source returns a token source that starts from tok (nil: the Store's)
@@ -121,6 +131,7 @@ func (s *AuthorizationSource) fetch(ctx context.Context) (*oauth2.Token, error) 
 	if err != nil {
 		return nil, oauthError(err)
 	}
+	s.a.expireOnClock(tok)
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = s.latest.RefreshToken
 	}
