@@ -240,7 +240,7 @@ func (s *Service) RecordRejected(id string, at time.Time) {
 // UsageRetention is how long hourly usage is kept.
 const UsageRetention = 7 * 24 * time.Hour
 
-// usageKey sorts pending usage by client and UTC hour.
+// usageKey groups pending usage by client and UTC hour.
 type usageKey struct {
 	client string
 	hour   int64
