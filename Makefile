@@ -13,7 +13,7 @@ FUZZTIME ?= 50000x
 # package:FuzzTarget pairs run by `make fuzz`.
 FUZZ_TARGETS = ./internal/protocol:FuzzParseForm ./internal/protocol:FuzzParseJSON \
 	./internal/secret:FuzzKindOf ./internal/token:FuzzVerifyJWT ./internal/gateway:FuzzRoutes \
-	./sdk:FuzzTokenResponse
+	./internal/clients:FuzzCheckRedirectURI ./sdk:FuzzTokenResponse
 
 .PHONY: test vet fuzz bench build quickstart
 
