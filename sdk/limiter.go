@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -23,7 +24,7 @@ type Limiter struct{ reads, writes *rate.Limiter }
 
 // NewLimiter returns a limiter for b; a zero count does not limit.
 func NewLimiter(b Budget) *Limiter {
-	per := cmpOr(b.Per, time.Minute)
+	per := cmp.Or(b.Per, time.Minute)
 	return &Limiter{reads: limiterFor(b.Reads, per), writes: limiterFor(b.Writes, per)}
 }
 

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -64,7 +65,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait := max(retryAfter(resp.Header.Get("Retry-After"), t.clock().Now()), time.Second)
 			limited++
-			if t.FailFast || limited > cmpOr(t.MaxRetries, 3) || wait > cmpOr(t.MaxWait, 5*time.Minute) ||
+			if t.FailFast || limited > cmp.Or(t.MaxRetries, 3) || wait > cmp.Or(t.MaxWait, 5*time.Minute) ||
 				!replayable(req) || deadlineBefore(ctx, time.Now().Add(wait)) { // deadlines are wall-clock
 				drain(resp)
 				return nil, &RateLimitError{RetryAfter: wait, Response: resp}
@@ -168,12 +169,4 @@ func deadlineBefore(ctx context.Context, t time.Time) bool {
 // read; anything else writes.
 func writeMethod(m string) bool {
 	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions && m != ""
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
