@@ -596,7 +596,7 @@ func TestSignedFileLinks(t *testing.T) {
 	}
 
 	// Links survive a key rotation (the old key still verifies).
-	if _, err := s.Admin.RotateKey(ctx, ""); err != nil {
+	if _, err := s.Admin.RotateKey(ctx, admin.RotateKeyInput{Immediate: true}); err != nil {
 		t.Fatal(err)
 	}
 	if r := get(link.URL); r.Status != 200 {

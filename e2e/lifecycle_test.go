@@ -185,7 +185,7 @@ func TestKeyRotation(t *testing.T) {
 		s := apptest.Start(t, db(t), nil)
 		c := setup(t, s, "acme", admin.ClientInput{})
 		before := token(t, s, c, nil)
-		k, err := s.Admin.RotateKey(ctx, "RS256")
+		k, err := s.Admin.RotateKey(ctx, admin.RotateKeyInput{Alg: "RS256", Immediate: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,7 +52,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 
 	// After a key rotation on A, B verifies A's new tokens (unknown kid → reload).
-	if _, err := a.Admin.RotateKey(ctx, ""); err != nil {
+	if _, err := a.Admin.RotateKey(ctx, admin.RotateKeyInput{Immediate: true}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := token(t, a, c, nil)

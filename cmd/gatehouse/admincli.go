@@ -677,6 +677,8 @@ func keyList(ctx context.Context, c *adminCmd, args []string) error {
 			state := "published"
 			if k.Current {
 				state = "signing"
+			} else if k.ActivatesAt.After(time.Now()) {
+				state = "signs from " + k.ActivatesAt.Format(time.RFC3339)
 			} else if k.RetiredAt != nil {
 				state = "retired " + k.RetiredAt.Format(time.RFC3339)
 			}
@@ -687,14 +689,21 @@ func keyList(ctx context.Context, c *adminCmd, args []string) error {
 
 func keyRotate(ctx context.Context, c *adminCmd, args []string) error {
 	alg := c.fs.String("alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the server's)")
+	now := c.fs.Bool("immediate", false, "sign with the new key at once instead of after the server's --key-publish-ahead (for a compromised key)")
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	k, err := c.api().RotateKey(ctx, *alg)
+	k, err := c.api().RotateKey(ctx, admin.RotateKeyInput{Alg: *alg, Immediate: *now})
 	if err != nil {
 		return err
 	}
-	return c.print(k, func(w *tabwriter.Writer) { fmt.Fprintf(w, "now signing with %s (%s)\n", k.KID, k.Alg) })
+	return c.print(k, func(w *tabwriter.Writer) {
+		if k.Current {
+			fmt.Fprintf(w, "now signing with %s (%s)\n", k.KID, k.Alg)
+		} else {
+			fmt.Fprintf(w, "published %s (%s); it signs from %s\n", k.KID, k.Alg, k.ActivatesAt.Format(time.RFC3339))
+		}
+	})
 }
 
 func auditList(ctx context.Context, c *adminCmd, args []string) error {

@@ -56,6 +56,15 @@ type Config struct {
 	// EgressTimeout bounds each request.
 	EgressAllowPrivate bool
 	EgressTimeout      time.Duration
+	// KeyPublishAhead is how long a rotated signing key is in the JWKS
+	// before it signs; KeyReload how often each replica rereads the keys;
+	// KeyRotateEvery, when set, rotates the signing key on that schedule.
+	KeyPublishAhead time.Duration
+	KeyReload       time.Duration
+	KeyRotateEvery  time.Duration
+	// PurgeEvery is how often expired rows are purged (in small batches,
+	// by one replica at a time).
+	PurgeEvery time.Duration
 }
 
 // Default returns the defaults.
@@ -74,6 +83,9 @@ func Default() Config {
 		DenyListRefresh:       500 * time.Millisecond,
 		RefreshFamilyLifetime: 30 * 24 * time.Hour,
 		EgressTimeout:         10 * time.Second,
+		KeyPublishAhead:       5 * time.Minute,
+		KeyReload:             30 * time.Second,
+		PurgeEvery:            time.Minute,
 	}
 }
 
@@ -106,6 +118,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RefreshFamilyLifetime, "refresh-family-lifetime", c.RefreshFamilyLifetime, "absolute lifetime of a user authorization; past it refresh fails and the user authorizes again")
 	fs.BoolVar(&c.EgressAllowPrivate, "egress-allow-private", c.EgressAllowPrivate, "let tenant-configured URLs (IdP issuers, webhooks) reach loopback, private and link-local addresses (off: refused, against SSRF)")
 	fs.DurationVar(&c.EgressTimeout, "egress-timeout", c.EgressTimeout, "time limit of each outbound request to an IdP or webhook receiver")
+	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", c.KeyPublishAhead, "how long a rotated signing key is published in the JWKS before it signs, so that every replica and verifier has it first (0: sign at once); keep it above --key-reload and the JWKS cache lifetime (60s)")
+	fs.DurationVar(&c.KeyReload, "key-reload", c.KeyReload, "how often each replica rereads the signing keys (to pick up a rotation made on another)")
+	fs.DurationVar(&c.KeyRotateEvery, "key-rotate-every", c.KeyRotateEvery, "rotate the signing key automatically when the newest is this old, e.g. 2160h (0: only when asked through the admin API)")
+	fs.DurationVar(&c.PurgeEvery, "purge-every", c.PurgeEvery, "how often expired codes, tokens, revocations and refresh families are deleted (in batches, by one replica at a time)")
 	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica loads new token revocations, and how long it trusts a cached opaque-token lookup: the bound on how late another replica's revocation is honoured")
 }
 
@@ -204,6 +220,20 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshFamilyLifetime < time.Hour || c.RefreshFamilyLifetime > 365*24*time.Hour {
 		bad("--refresh-family-lifetime %s: want between 1h and 8760h", c.RefreshFamilyLifetime)
+	}
+	if c.KeyReload < 100*time.Millisecond || c.KeyReload > 5*time.Minute {
+		bad("--key-reload %s: want between 100ms and 5m", c.KeyReload)
+	}
+	if c.KeyPublishAhead < 0 || c.KeyPublishAhead > 24*time.Hour {
+		bad("--key-publish-ahead %s: want between 0 and 24h", c.KeyPublishAhead)
+	} else if c.KeyPublishAhead > 0 && c.KeyPublishAhead <= c.KeyReload {
+		bad("--key-publish-ahead %s: want more than --key-reload (%s), or a replica may sign with a key the others have not loaded", c.KeyPublishAhead, c.KeyReload)
+	}
+	if c.KeyRotateEvery != 0 && (c.KeyRotateEvery < time.Minute || c.KeyRotateEvery <= c.KeyPublishAhead) {
+		bad("--key-rotate-every %s: want 0 (off), or at least 1m and more than --key-publish-ahead", c.KeyRotateEvery)
+	}
+	if c.PurgeEvery < 100*time.Millisecond || c.PurgeEvery > time.Hour {
+		bad("--purge-every %s: want between 100ms and 1h", c.PurgeEvery)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

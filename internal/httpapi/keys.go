@@ -15,7 +15,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	cur := a.Keys.Current()
 	out := []admin.Key{}
 	for _, k := range a.Keys.All() {
-		out = append(out, admin.Key{KID: k.ID, Alg: string(k.Alg), Current: k == cur, RetiredAt: k.Retired})
+		out = append(out, adminKey(k, cur))
 	}
 	protocol.WriteJSON(w, http.StatusOK, admin.List[admin.Key]{Items: out})
 	return nil
@@ -31,12 +31,22 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if in.Alg != "" && !keys.ValidAlg(in.Alg) {
 		return protocol.ErrInvalidRequest.WithDescription("alg must be ES256, RS256 or EdDSA")
 	}
-	k, err := a.Keys.Rotate(r.Context(), jose.SignatureAlgorithm(in.Alg), a.event(r, "", "key.rotate", ""))
+	ahead := a.Keys.PublishAhead
+	if in.Immediate {
+		ahead = 0
+	}
+	ev := a.event(r, "", "key.rotate", "")
+	ev.Detail = map[string]any{"immediate": in.Immediate, "activates_in_seconds": int(ahead.Seconds())}
+	k, err := a.Keys.Rotate(r.Context(), jose.SignatureAlgorithm(in.Alg), ahead, ev)
 	if err != nil {
 		return err
 	}
-	protocol.WriteJSON(w, http.StatusCreated, admin.Key{KID: k.ID, Alg: string(k.Alg), Current: true})
+	protocol.WriteJSON(w, http.StatusCreated, adminKey(k, a.Keys.Current()))
 	return nil
+}
+
+func adminKey(k, current *keys.Key) admin.Key {
+	return admin.Key{KID: k.ID, Alg: string(k.Alg), Current: k == current, ActivatesAt: k.Activates.UTC(), RetiredAt: k.Retired}
 }
 
 func (a *API) signLink(w http.ResponseWriter, r *http.Request) error {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,12 +43,14 @@ func ValidAlg(alg string) bool {
 
 // Key is a parsed signing key.
 type Key struct {
-	ID      string
-	Alg     jose.SignatureAlgorithm
-	Public  crypto.PublicKey
-	Retired *time.Time
-	signer  *compactSigner // nil for keys that no longer sign
-	mac     []byte         // HMAC key derived from the private key
+	ID     string
+	Alg    jose.SignatureAlgorithm
+	Public crypto.PublicKey
+	// Activates is when the key starts signing; it is published before.
+	Activates time.Time
+	Retired   *time.Time
+	signer    *compactSigner // nil for keys that no longer sign
+	mac       []byte         // HMAC key derived from the private key
 }
 
 // SignIDToken signs payload (JSON claims) as an OIDC ID token (typ JWT),
@@ -78,9 +81,26 @@ func (k *Key) SignJWT(payload []byte) (string, error) {
 
 // set is an immutable snapshot swapped atomically on change.
 type set struct {
-	current *Key
+	// signers are the keys that sign now or will, by activation time,
+	// oldest first: the last one activated signs. Usually one; two while
+	// a key is published ahead of use.
+	signers []*Key
 	byID    map[string]*Key
 	jwks    []byte
+}
+
+// current returns the key that signs at now.
+func (s *set) current(now func() time.Time) *Key {
+	if len(s.signers) == 1 {
+		return s.signers[0]
+	}
+	t := now()
+	for i := len(s.signers) - 1; i > 0; i-- {
+		if !s.signers[i].Activates.After(t) {
+			return s.signers[i]
+		}
+	}
+	return s.signers[0]
 }
 
 // Manager holds the keys in memory.
@@ -91,8 +111,11 @@ type Manager struct {
 	// Overlap is how long a retired key stays published: at least the
 	// longest access-token lifetime.
 	Overlap time.Duration
-	Log     *slog.Logger
-	Now     func() time.Time
+	// PublishAhead is how long a scheduled or requested rotation publishes
+	// the new key before it signs (see Rotate).
+	PublishAhead time.Duration
+	Log          *slog.Logger
+	Now          func() time.Time
 
 	keys       atomic.Pointer[set]
 	mu         sync.Mutex // serializes Load and Rotate
@@ -129,9 +152,13 @@ func (m *Manager) Load(ctx context.Context) error {
 	return nil
 }
 
-// Rotate makes a new key current and retires the others; they stay
-// published for Overlap. Keys retired longer ago than Overlap are deleted.
-func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, ev store.Event) (*Key, error) {
+// Rotate publishes a new key at once and makes it sign after ahead (at
+// once when ahead is 0), retiring the others as of then; they stay
+// published for Overlap. Publishing ahead lets every replica and verifier
+// load the new key before any token carries its kid: ahead should exceed
+// the replicas' key reload interval and the JWKS cache lifetime. Keys
+// retired longer ago than Overlap are deleted.
+func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, ahead time.Duration, ev store.Event) (*Key, error) {
 	if alg == "" {
 		alg = m.Alg
 	}
@@ -139,6 +166,7 @@ func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, ev st
 	if err != nil {
 		return nil, err
 	}
+	rec.ActivatesAt = rec.CreatedAt.Add(max(ahead, 0))
 	m.mu.Lock()
 	err = m.rotate(ctx, rec, ev)
 	m.mu.Unlock()
@@ -148,7 +176,11 @@ func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm, ev st
 	if err := m.Load(ctx); err != nil {
 		return nil, err
 	}
-	return m.keys.Load().current, nil
+	k, ok := m.keys.Load().byID[rec.ID]
+	if !ok {
+		return nil, fmt.Errorf("keys: new key %s not found after rotation", rec.ID)
+	}
+	return k, nil
 }
 
 func (m *Manager) rotate(ctx context.Context, rec *store.SigningKey, ev store.Event) error {
@@ -162,8 +194,15 @@ func (m *Manager) rotate(ctx context.Context, rec *store.SigningKey, ev store.Ev
 	return nil
 }
 
+// Newest returns the key that signs last: the current one, or the one
+// published ahead to take over from it.
+func (m *Manager) Newest() *Key {
+	s := m.keys.Load()
+	return s.signers[len(s.signers)-1]
+}
+
 // Current returns the key that signs new tokens.
-func (m *Manager) Current() *Key { return m.keys.Load().current }
+func (m *Manager) Current() *Key { return m.keys.Load().current(m.Now) }
 
 // Lookup finds a published key by id. An unknown id triggers at most one
 // reload from the store per second, so a key rotated on another replica is
@@ -187,9 +226,10 @@ func (m *Manager) Lookup(ctx context.Context, kid string) (*Key, bool) {
 // All returns every published key, current first.
 func (m *Manager) All() []*Key {
 	s := m.keys.Load()
-	out := []*Key{s.current}
+	cur := s.current(m.Now)
+	out := []*Key{cur}
 	for _, k := range s.byID {
-		if k != s.current {
+		if k != cur {
 			out = append(out, k)
 		}
 	}
@@ -201,7 +241,10 @@ func (m *Manager) JWKS() []byte { return m.keys.Load().jwks }
 
 func (m *Manager) parse(recs []store.SigningKey) (*set, error) {
 	s := &set{byID: map[string]*Key{}}
+	now := m.Now()
 	var pubs []json.RawMessage
+	var privs []crypto.Signer
+	keys := make([]*Key, 0, len(recs))
 	for i := range recs {
 		rec := &recs[i]
 		der, err := m.Sealer.Open(rec.Sealed, []byte(rec.ID))
@@ -216,24 +259,29 @@ func (m *Manager) parse(recs []store.SigningKey) (*set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
 		}
-		k := &Key{ID: rec.ID, Alg: jose.SignatureAlgorithm(rec.Alg), Public: priv.(crypto.Signer).Public(), Retired: rec.RetiredAt, mac: mac}
+		k := &Key{ID: rec.ID, Alg: jose.SignatureAlgorithm(rec.Alg), Public: priv.(crypto.Signer).Public(),
+			Activates: rec.ActivatesAt, Retired: rec.RetiredAt, mac: mac}
 		s.byID[k.ID] = k
 		pubs = append(pubs, rec.Public)
-		// The newest unretired key signs; ListKeys is oldest first. Should
-		// every key be retired (a damaged table), the newest signs anyway
-		// rather than leaving the server unable to start.
-		if rec.RetiredAt == nil || (i == len(recs)-1 && s.current == nil) {
-			signer, err := newCompactSigner(k.Alg, k.ID, priv.(crypto.Signer))
+		keys, privs = append(keys, k), append(privs, priv.(crypto.Signer))
+	}
+	// Keys not retired by now sign, or will once active; ListKeys is
+	// oldest first. Should every key be retired (a damaged table), the
+	// newest signs anyway rather than leaving the server unable to start.
+	for i, k := range keys {
+		if (k.Retired == nil || k.Retired.After(now)) || (i == len(keys)-1 && len(s.signers) == 0) {
+			signer, err := newCompactSigner(k.Alg, k.ID, privs[i])
 			if err != nil {
-				return nil, fmt.Errorf("keys: key %s: %w", rec.ID, err)
+				return nil, fmt.Errorf("keys: key %s: %w", k.ID, err)
 			}
 			k.signer = signer
-			s.current = k
+			s.signers = append(s.signers, k)
 		}
 	}
-	if s.current == nil {
+	if len(s.signers) == 0 {
 		return nil, errors.New("keys: no signing key")
 	}
+	slices.SortStableFunc(s.signers, func(a, b *Key) int { return a.Activates.Compare(b.Activates) })
 	jwks, err := json.Marshal(map[string]any{"keys": pubs})
 	if err != nil {
 		return nil, err

@@ -2,11 +2,13 @@ package keys_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +57,7 @@ func TestConcurrentRotation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := m.Rotate(ctx, "", store.Event{Action: "key.rotate", Outcome: "success"}); err != nil {
+			if _, err := m.Rotate(ctx, "", 0, store.Event{Action: "key.rotate", Outcome: "success"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -106,16 +108,90 @@ func TestRetiredKeysExpire(t *testing.T) {
 	}
 	first := m.Current().ID
 	now = now.Add(time.Minute)
-	m.Rotate(ctx, jose.EdDSA, store.Event{})
+	m.Rotate(ctx, jose.EdDSA, 0, store.Event{})
 	if _, ok := m.Lookup(ctx, first); !ok || m.Current().Alg != jose.EdDSA {
 		t.Fatal("the retired key is not published, or the new key has the wrong algorithm")
 	}
 	now = now.Add(2 * time.Hour) // past the overlap
-	m.Rotate(ctx, "", store.Event{})
+	m.Rotate(ctx, "", 0, store.Event{})
 	if _, ok := m.Lookup(ctx, first); ok {
 		t.Fatal("a key retired longer ago than the overlap is still published")
 	}
 	if len(m.All()) != 2 {
 		t.Fatalf("%d keys published, want 2", len(m.All()))
 	}
+}
+
+// A key rotated with a publish-ahead interval is in the JWKS of every
+// replica that loads the keys at once, and signs only once the interval has
+// passed: no token carries a kid a replica or verifier has not been shown.
+func TestPublishAhead(t *testing.T) {
+	s := openStore(t)
+	mk := secret.NewMasterKey()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	a, b := manager(t, s, mk), manager(t, s, mk)
+	a.Now, b.Now = clock, clock
+	for _, m := range []*keys.Manager{a, b} {
+		if err := m.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := a.Current().ID
+	next, err := a.Rotate(ctx, "", 10*time.Minute, store.Event{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.ID == old || !next.Activates.Equal(now.Add(10*time.Minute).UTC().Truncate(time.Microsecond)) {
+		t.Fatalf("rotated key %s activates %s", next.ID, next.Activates)
+	}
+	if err := b.Load(ctx); err != nil { // b's periodic reload
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*keys.Manager{"rotating replica": a, "other replica": b} {
+		if m.Current().ID != old {
+			t.Fatalf("%s signs with the new key before its time", name)
+		}
+		if !strings.Contains(string(m.JWKS()), `"kid":"`+next.ID+`"`) {
+			t.Fatalf("%s does not publish the new key ahead of use", name)
+		}
+		if got := m.All()[0].ID; got != old {
+			t.Fatalf("%s lists %s first, want the signing key", name, got)
+		}
+	}
+
+	now = now.Add(10*time.Minute - time.Second)
+	if a.Current().ID != old || b.Current().ID != old {
+		t.Fatal("the new key signs a second early")
+	}
+	now = now.Add(time.Second)
+	for name, m := range map[string]*keys.Manager{"rotating replica": a, "other replica": b} {
+		if m.Current().ID != next.ID {
+			t.Fatalf("%s does not sign with the new key once it is due (no reload needed)", name)
+		}
+		tok, err := m.Current().SignJWT([]byte(`{}`))
+		if err != nil || !strings.Contains(header(t, tok), next.ID) {
+			t.Fatalf("%s signs %q, %v", name, tok, err)
+		}
+		if k, ok := m.Lookup(ctx, old); !ok || k.Retired == nil {
+			t.Fatalf("%s no longer publishes the old key, or it is not retired", name)
+		}
+	}
+
+	// An immediate rotation (a compromised key) signs at once.
+	now = now.Add(time.Minute)
+	urgent, err := a.Rotate(ctx, "", 0, store.Event{})
+	if err != nil || a.Current().ID != urgent.ID {
+		t.Fatalf("immediate rotation: current %s, want %s (%v)", a.Current().ID, urgent.ID, err)
+	}
+}
+
+func header(t *testing.T, jws string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(jws, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -165,12 +165,15 @@ type ClientUsage struct {
 
 // SigningKey is an asymmetric key that signs access tokens.
 type SigningKey struct {
-	ID        string // the JWS kid
-	Alg       string // ES256, RS256, EdDSA
-	Sealed    []byte // private key (PKCS#8 DER) sealed with the master key
-	Public    []byte // public JWK, JSON
-	CreatedAt time.Time
-	RetiredAt *time.Time // set when a newer key took over signing
+	ID        string    // the JWS kid
+	Alg       string    // ES256, RS256, EdDSA
+	Sealed    []byte    // private key (PKCS#8 DER) sealed with the master key
+	Public    []byte    // public JWK, JSON
+	CreatedAt time.Time // published in the JWKS from then
+	// ActivatesAt is when the key starts signing: CreatedAt, or later for a
+	// key published ahead of use (a zero value reads as CreatedAt).
+	ActivatesAt time.Time
+	RetiredAt   *time.Time // when a newer key takes over signing (may be ahead)
 }
 
 // OpaqueToken is an access token looked up by digest.

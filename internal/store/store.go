@@ -60,6 +60,12 @@ type Store interface {
 	PATs
 	APIKeys
 	Webhooks
+	// TryLock takes the named lock, held by one replica at a time across
+	// everything sharing this store, if it is free; unlock releases it
+	// (as does the holder's connection ending). On SQLite, one file and
+	// in practice one process, it always succeeds. For periodic jobs that
+	// one replica is enough to run.
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -106,9 +112,9 @@ type Keys interface {
 	CreateKey(ctx context.Context, k *SigningKey, ev Event) error
 	ListKeys(ctx context.Context) ([]SigningKey, error)
 	// RotateKey stores k and, in the same transaction, retires (as of
-	// k.CreatedAt) every unretired key older than k, ordered by (created_at,
-	// id). The newest key is never retired, so rotations racing on several
-	// replicas always leave one key that signs.
+	// k.ActivatesAt, when k starts signing) every unretired key older than k,
+	// ordered by (created_at, id). The newest key is never retired, so
+	// rotations racing on several replicas always leave one key that signs.
 	RotateKey(ctx context.Context, k *SigningKey, ev Event) error
 	// DeleteKeysRetiredBefore removes keys whose retirement is older than t.
 	DeleteKeysRetiredBefore(ctx context.Context, t time.Time) (int, error)
@@ -246,6 +252,11 @@ type OAuth interface {
 	// least one field set), denying their access tokens; it returns how
 	// many it revoked.
 	RevokeFamilies(ctx context.Context, f FamilyFilter, now time.Time, ev Event) (int, error)
+	// PurgeAuthCodes deletes up to limit codes that expired before t.
+	PurgeAuthCodes(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeFamilies deletes up to limit refresh families that expired
+	// before t, with their refresh tokens.
+	PurgeFamilies(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // FamilyFilter picks refresh families: every set field must match.

@@ -234,10 +234,11 @@ func (c *API) ListKeys(ctx context.Context) ([]Key, error) {
 	return out.Items, c.do(ctx, "GET", "/admin/v1/keys", nil, &out)
 }
 
-// RotateKey makes a new signing key current.
-func (c *API) RotateKey(ctx context.Context, alg string) (*Key, error) {
+// RotateKey publishes a new signing key, which signs after the server's
+// publish-ahead interval (or at once with in.Immediate).
+func (c *API) RotateKey(ctx context.Context, in RotateKeyInput) (*Key, error) {
 	var out Key
-	return &out, c.do(ctx, "POST", "/admin/v1/keys/rotate", RotateKeyInput{Alg: alg}, &out)
+	return &out, c.do(ctx, "POST", "/admin/v1/keys/rotate", in, &out)
 }
 
 // SignLink signs a file link to path for subject, valid for ttl (at most an

@@ -220,17 +220,23 @@ type Event struct {
 	Detail    map[string]any `json:"detail"`
 }
 
-// Key is a published signing key.
+// Key is a published signing key. Current is the one signing now; a key
+// published ahead of use signs from ActivatesAt.
 type Key struct {
-	KID       string     `json:"kid"`
-	Alg       string     `json:"alg"`
-	Current   bool       `json:"current"`
-	RetiredAt *time.Time `json:"retired_at"`
+	KID         string     `json:"kid"`
+	Alg         string     `json:"alg"`
+	Current     bool       `json:"current"`
+	ActivatesAt time.Time  `json:"activates_at"`
+	RetiredAt   *time.Time `json:"retired_at"`
 }
 
-// RotateKeyInput optionally picks the new key's algorithm.
+// RotateKeyInput optionally picks the new key's algorithm. The new key is
+// published at once and signs after the server's --key-publish-ahead,
+// unless Immediate (for a compromised key: verifiers that cached the old
+// key set will refuse new tokens until they refetch it).
 type RotateKeyInput struct {
-	Alg string `json:"alg,omitempty"`
+	Alg       string `json:"alg,omitempty"`
+	Immediate bool   `json:"immediate,omitempty"`
 }
 
 // LinkInput asks for a signed file link: a GET of Path (a path the gateway

@@ -32,6 +32,8 @@ var dialect = sqlstore.Dialect{
 	ForUpdate:       " FOR UPDATE",
 	MigrationLock:   "SELECT pg_advisory_lock(7243911)",
 	MigrationUnlock: "SELECT pg_advisory_unlock(7243911)",
+	TryLock:         "SELECT pg_try_advisory_lock($1)",
+	Unlock:          "SELECT pg_advisory_unlock($1)",
 	Classify: func(err error) error {
 		var e *pgconn.PgError
 		if !errors.As(err, &e) {

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -22,6 +24,9 @@ type Dialect struct {
 	// connection so that replicas starting together migrate one at a time
 	// ("" for none).
 	MigrationLock, MigrationUnlock string
+	// TryLock and Unlock take and release a session-level lock named by
+	// their one int64 argument ("" for none: TryLock always succeeds).
+	TryLock, Unlock string
 	// Classify maps a driver error to a store sentinel, or returns nil.
 	Classify func(error) error
 }
@@ -42,6 +47,37 @@ func (s *DB) SQL() *sql.DB { return s.db }
 
 // Ping implements store.Store.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// TryLock implements store.Store: the lock belongs to one pooled
+// connection, kept out of the pool until unlock.
+func (s *DB) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	if s.d.TryLock == "" {
+		return func() {}, true, nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	key := int64(h.Sum64())
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, s.d.TryLock, key).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		return nil, false, s.wrap(err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// Should the unlock fail, Close would put the connection back in
+		// the pool still holding the lock: mark it bad so that Close
+		// discards it, ending the session, which releases the lock.
+		if _, err := conn.ExecContext(ctx, s.d.Unlock, key); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // the point is the error
+		}
+		conn.Close()
+	}, true, nil
+}
 
 // Close implements store.Store.
 func (s *DB) Close() error { return s.db.Close() }

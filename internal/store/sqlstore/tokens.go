@@ -98,12 +98,30 @@ func (s *DB) PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (
 		`DELETE FROM jti_denylist WHERE jti IN (SELECT jti FROM jti_denylist WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM opaque_tokens WHERE digest IN (SELECT digest FROM opaque_tokens WHERE expires_at < $1 LIMIT $2)`,
 	} {
-		res, err := s.db.ExecContext(ctx, q, micros(now), limit)
+		n, err := s.purge(ctx, q, now, limit)
+		total += n
 		if err != nil {
-			return total, s.wrap(err)
+			return total, err
 		}
-		n, _ := res.RowsAffected()
-		total += int(n)
 	}
 	return total, nil
+}
+
+// PurgeAuthCodes implements store.OAuth.
+func (s *DB) PurgeAuthCodes(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.purge(ctx, `DELETE FROM auth_codes WHERE digest IN (SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2)`, before, limit)
+}
+
+// PurgeFamilies implements store.OAuth; refresh_tokens rows go by cascade.
+func (s *DB) PurgeFamilies(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.purge(ctx, `DELETE FROM refresh_families WHERE id IN (SELECT id FROM refresh_families WHERE expires_at < $1 LIMIT $2)`, before, limit)
+}
+
+func (s *DB) purge(ctx context.Context, q string, before time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, q, micros(before), limit)
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

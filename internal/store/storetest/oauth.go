@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -172,4 +173,60 @@ func testRevokeFamilies(t *testing.T, s store.Store) {
 	if _, err := s.UpdateFamilyByToken(ctx, "rt-f3", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("token of a deleted client's family: %v", err)
 	}
+}
+
+// Housekeeping deletes codes and refresh families past their expiry, in
+// batches of at most limit, with the families' refresh tokens.
+func testPurgeCodesAndFamilies(t *testing.T, s store.Store) {
+	tn := mustTenant(t, s, "acme")
+	mustClient(t, s, tn.ID, "c1")
+	t0 := now()
+	for i, exp := range []time.Duration{-2 * time.Hour, -time.Hour, time.Hour} {
+		c := mustCode(t, s, tn.ID, "c1", fmt.Sprintf("code%d", i))
+		_ = c // mustCode sets a one-minute expiry; redeem two to hang families off them
+		f := newFamily(tn.ID, "c1", fmt.Sprintf("f%d", i))
+		f.ExpiresAt = t0.Add(exp)
+		if err := s.RedeemAuthCode(ctx, c.Digest, t0, f, fmt.Sprintf("rt%d", i), ev("oauth.code", tn.ID), ev("x", tn.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.PurgeFamilies(ctx, t0, 1); err != nil || n != 1 {
+		t.Fatalf("PurgeFamilies(limit 1) = %d, %v; want 1", n, err)
+	}
+	if n, err := s.PurgeFamilies(ctx, t0, 10); err != nil || n != 1 {
+		t.Fatalf("PurgeFamilies = %d, %v; want the other expired family", n, err)
+	}
+	for i, want := range []bool{false, false, true} {
+		_, _, err := s.GetFamilyByToken(ctx, fmt.Sprintf("rt%d", i))
+		if (err == nil) != want {
+			t.Fatalf("family %d after purge: %v (want kept: %v)", i, err, want)
+		}
+	}
+	if n, err := s.PurgeAuthCodes(ctx, t0, 10); err != nil || n != 0 {
+		t.Fatalf("PurgeAuthCodes before expiry = %d, %v", n, err)
+	}
+	if n, err := s.PurgeAuthCodes(ctx, t0.Add(2*time.Minute), 2); err != nil || n != 2 {
+		t.Fatalf("PurgeAuthCodes(limit 2) = %d, %v", n, err)
+	}
+	if n, err := s.PurgeAuthCodes(ctx, t0.Add(2*time.Minute), 2); err != nil || n != 1 {
+		t.Fatalf("PurgeAuthCodes, second batch = %d, %v", n, err)
+	}
+	if _, err := s.GetAuthCode(ctx, "code2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("purged code: %v", err)
+	}
+}
+
+// TryLock always succeeds on one handle; the PostgreSQL suite adds that a
+// second holder is refused (see postgres_test.go).
+func testTryLock(t *testing.T, s store.Store) {
+	unlock, ok, err := s.TryLock(ctx, "housekeeping")
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	unlock()
+	unlock2, ok, err := s.TryLock(ctx, "housekeeping")
+	if err != nil || !ok {
+		t.Fatalf("TryLock after unlock = %v, %v", ok, err)
+	}
+	unlock2()
 }

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuthCodes", testAuthCodes},
 		{"RefreshRotationConcurrent", testRefreshRotationConcurrent},
 		{"RevokeFamilies", testRevokeFamilies},
+		{"PurgeCodesAndFamilies", testPurgeCodesAndFamilies},
+		{"TryLock", testTryLock},
 		{"PATs", testPATs},
 		{"PATLimitConcurrent", testPATLimit},
 		{"APIKeys", testAPIKeys},
@@ -369,8 +371,24 @@ func testKeys(t *testing.T, s store.Store) {
 		t.Fatalf("DeleteKeysRetiredBefore = %d, %v", n, err)
 	}
 	keys, _ = s.ListKeys(ctx)
-	if len(keys) != 1 || keys[0].ID != "k2" {
-		t.Fatalf("after purge: %+v", keys)
+	if len(keys) != 1 || keys[0].ID != "k2" || !keys[0].ActivatesAt.Equal(keys[0].CreatedAt) {
+		t.Fatalf("after purge: %+v (a key without an activation time signs from its creation)", keys)
+	}
+
+	// Published ahead: k3 is listed at once, signs from t0+1h, and k2 is
+	// retired as of then, not now.
+	k3 := key("k3", t0.Add(3*time.Second))
+	k3.ActivatesAt = t0.Add(time.Hour)
+	if err := s.RotateKey(ctx, k3, ev("key.rotate", "")); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ = s.ListKeys(ctx)
+	if len(keys) != 2 || keys[1].ID != "k3" || !keys[1].ActivatesAt.Equal(t0.Add(time.Hour)) ||
+		keys[0].RetiredAt == nil || !keys[0].RetiredAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after a publish-ahead rotation: %+v", keys)
+	}
+	if n, _ := s.DeleteKeysRetiredBefore(ctx, t0.Add(time.Minute)); n != 0 {
+		t.Fatalf("deleted %d keys that still sign", n)
 	}
 }
 
