@@ -81,6 +81,7 @@ type App struct {
 	audit     *audit.Recorder
 	masterKey *secret.Sealer // seals signing keys and refresh replays
 	redis     *redis.Client  // nil without --redis
+	purged    *prometheus.CounterVec
 	public    *http.Server
 	admin     *http.Server
 	publicLn  net.Listener
@@ -93,6 +94,9 @@ type App struct {
 // tests may listen on 127.0.0.1:0).
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
 	a := &App{Config: cfg, Log: log, now: time.Now, Registry: prometheus.NewRegistry()}
+	a.purged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_purged_rows_total",
+		Help: "Expired rows deleted by housekeeping, by table (counted on the replica that held the lock)."}, []string{"table"})
+	a.Registry.MustRegister(a.purged)
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -119,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	a.masterKey = sealer
 	a.Keys = &keys.Manager{Store: a.Store, Sealer: sealer, Alg: jose.SignatureAlgorithm(cfg.SigningAlg),
-		Overlap: keys.MaxTokenLifetime, Log: log, Now: a.now}
+		Overlap: keys.MaxTokenLifetime, PublishAhead: cfg.KeyPublishAhead, Log: log, Now: a.now}
 	if err := a.Keys.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -406,11 +410,12 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // housekeeping runs the periodic jobs: usage flushes, key reloads (to pick
-// up a rotation made on another replica) and purging of expired rows.
+// up a rotation made on another replica), and purging and scheduled key
+// rotation by one replica at a time.
 func (a *App) housekeeping(ctx context.Context) {
 	flush := time.NewTicker(a.Config.UsageFlush)
-	reload := time.NewTicker(30 * time.Second)
-	purge := time.NewTicker(time.Minute)
+	reload := time.NewTicker(a.Config.KeyReload)
+	purge := time.NewTicker(a.Config.PurgeEvery)
 	defer flush.Stop()
 	defer reload.Stop()
 	defer purge.Stop()
@@ -430,14 +435,82 @@ func (a *App) housekeeping(ctx context.Context) {
 				a.Log.Warn("key reload failed", "err", err)
 			}
 		case <-purge.C:
-			if _, err := a.Store.PurgeExpiredTokens(ctx, a.now(), 1000); err != nil {
-				a.Log.Warn("purge failed", "err", err)
+			a.singleton(ctx)
+		}
+	}
+}
+
+// purgeBatch is how many rows of a table one purge statement deletes: small
+// enough that each statement holds its locks briefly, however far behind
+// the purge is.
+const purgeBatch = 500
+
+// singleton runs the jobs one replica is enough for, on the replica that
+// holds the store's housekeeping lock (the others skip them this round):
+// the purge of expired rows and the scheduled key rotation.
+func (a *App) singleton(ctx context.Context) {
+	unlock, ok, err := a.Store.TryLock(ctx, "housekeeping")
+	if err != nil {
+		a.Log.Warn("housekeeping: lock failed", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	defer unlock()
+	now := a.now()
+	for _, job := range []struct {
+		table string
+		purge func(limit int) (int, error)
+	}{
+		{"tokens", func(n int) (int, error) { return a.Store.PurgeExpiredTokens(ctx, now, n) }},
+		{"auth_codes", func(n int) (int, error) { return a.Store.PurgeAuthCodes(ctx, now, n) }},
+		// A family is kept as long as an access token it issued could live,
+		// so that revoking it still denies them.
+		{"refresh_families", func(n int) (int, error) { return a.Store.PurgeFamilies(ctx, now.Add(-keys.MaxTokenLifetime), n) }},
+		{"client_usage_hourly", func(n int) (int, error) {
+			return a.Store.PurgeClientUsage(ctx, now.Add(-clients.UsageRetention), n)
+		}},
+	} {
+		for {
+			n, err := job.purge(purgeBatch)
+			a.purged.WithLabelValues(job.table).Add(float64(n))
+			if err != nil {
+				a.Log.Warn("purge failed", "table", job.table, "err", err)
+				break
 			}
-			if _, err := a.Store.PurgeClientUsage(ctx, a.now().Add(-clients.UsageRetention), 1000); err != nil {
-				a.Log.Warn("usage purge failed", "err", err)
+			if n < purgeBatch || ctx.Err() != nil {
+				break
 			}
 		}
 	}
+	if err := a.rotateIfDue(ctx); err != nil {
+		a.Log.Warn("scheduled key rotation failed", "err", err)
+	}
+}
+
+// rotateIfDue rotates the signing key when the newest is older than
+// --key-rotate-every, publishing the new one --key-publish-ahead before it
+// signs.
+func (a *App) rotateIfDue(ctx context.Context) error {
+	every := a.Config.KeyRotateEvery
+	if every == 0 {
+		return nil
+	}
+	if err := a.Keys.Load(ctx); err != nil { // another replica may have rotated
+		return err
+	}
+	now := a.now()
+	if now.Sub(a.Keys.Newest().Activates) < every {
+		return nil
+	}
+	k, err := a.Keys.Rotate(ctx, "", a.Config.KeyPublishAhead, store.Event{Time: now.UTC(), Actor: "system",
+		Action: "key.rotate", Outcome: audit.Success, Detail: map[string]any{"scheduled": true}})
+	if err != nil {
+		return err
+	}
+	a.Log.Info("signing key rotated on schedule", "kid", k.ID, "signs_from", k.Activates)
+	return nil
 }
 
 // Close releases everything New opened. Run calls it on the way out.
