@@ -117,6 +117,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.Store, err = OpenStore(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
+	if t, ok := a.Store.(interface{ SetTimeout(time.Duration) }); ok {
+		t.SetTimeout(cfg.StoreTimeout)
+	}
 	sealer, err := a.sealer()
 	if err != nil {
 		return nil, err
@@ -176,7 +179,8 @@ func (a *App) openLimiter() error {
 		return fmt.Errorf("--redis: %w", err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
-	opt.MaxRetries = -1 // a late rate-limit answer is worse than the fallback
+	opt.MaxRetries = -1   // a late rate-limit answer is worse than the fallback
+	opt.DialerRetries = 1 // a refused connection is an answer: fall back at once
 	redis.SetLogger(redisLogger{a.Log})
 	a.redis = redis.NewClient(opt)
 	rl := &ratelimit.Redis{Client: a.redis, Prefix: "gatehouse:rl:", Fallback: local, FailClosed: a.Config.RedisFailClosed,

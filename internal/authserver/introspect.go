@@ -71,6 +71,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 // user's API access); anything else is inactive.
 func (s *Server) introspectUserToken(w http.ResponseWriter, r *http.Request, raw string, caller *clients.Resolved) {
 	p, err := s.UserTokens.AuthenticateFor(authn.Inspecting(r.Context()), raw, caller.Tenant.Name)
+	if err != nil && errors.Is(err, store.ErrUnavailable) {
+		// Not a verdict on the token: "inactive" would tell the resource
+		// server a good token is dead.
+		protocol.WriteError(w, err, s.Log)
+		return
+	}
 	if err != nil || p.Tenant != caller.Tenant.Name || (p.Auth != "pat" && p.Auth != "idp") {
 		if err != nil && !isVerdict(err) {
 			s.Log.Warn("introspection: cannot check a user token", "err", err)

@@ -97,7 +97,12 @@ var ErrUnknown = errors.New("clients: unknown client")
 // active one. Callers must not tell the two apart in responses.
 var ErrBadSecret = errors.New("clients: bad secret")
 
-// Get returns a client, from the cache when fresh.
+// StaleIfUnavailable is how long past its load a cached client is still
+// used while the store cannot be reached.
+const StaleIfUnavailable = 5 * time.Minute
+
+// Get returns a client, from the cache when fresh, or while the store is
+// unavailable from a cache entry up to StaleIfUnavailable old.
 func (s *Service) Get(ctx context.Context, id string) (*Resolved, error) {
 	now := s.Now()
 	s.mu.RLock()
@@ -112,10 +117,15 @@ func (s *Service) Get(ctx context.Context, id string) (*Resolved, error) {
 	// The load is shared by every waiter, so it must not die with the
 	// first caller's request.
 	v, err, _ := s.group.Do(id, func() (any, error) { return s.load(context.WithoutCancel(ctx), id, now) })
-	if err != nil {
+	switch {
+	case err == nil:
+		r = v.(*Resolved)
+	case ok && errors.Is(err, store.ErrUnavailable) && now.Sub(r.loaded) < StaleIfUnavailable:
+		// The store is down: the copy we had stays good for a while, so
+		// that tokens of known clients keep working through an outage.
+	default:
 		return nil, err
 	}
-	r = v.(*Resolved)
 	if r.Client == nil {
 		return nil, ErrUnknown
 	}

@@ -3,6 +3,7 @@ package clients_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -202,5 +203,51 @@ func TestBudgets(t *testing.T) {
 				t.Fatalf("Budgets = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// outage is a store whose client reads fail as an unreachable database's do.
+type outage struct {
+	store.Store
+	down bool
+}
+
+func (o *outage) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if o.down {
+		return nil, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	}
+	return o.Store.GetClient(ctx, id)
+}
+
+// While the store is unreachable, a client cached before the outage keeps
+// working for StaleIfUnavailable past its load, then the outage shows; a
+// client never cached gets the store's error, never "unknown".
+func TestStaleClientDuringOutage(t *testing.T) {
+	f := newFixture(t)
+	sec := f.create(t, "c1")
+	f.create(t, "c2")
+	o := &outage{Store: f.store}
+	f.svc.Store = o
+	if _, err := f.svc.Authenticate(ctx, "c1", sec); err != nil {
+		t.Fatal(err)
+	}
+	o.down = true
+	f.now = f.now.Add(time.Minute) // past the cache TTL
+	if r, err := f.svc.Get(ctx, "c1"); err != nil || r.Client.ID != "c1" {
+		t.Fatalf("cached client during an outage: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, "c1", secret.New(secret.ClientSecret)); !errors.Is(err, clients.ErrBadSecret) {
+		t.Fatalf("a stale copy must still check secrets: %v", err)
+	}
+	if _, err := f.svc.Get(ctx, "c2"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("uncached client during an outage: %v, want ErrUnavailable", err)
+	}
+	f.now = f.now.Add(clients.StaleIfUnavailable)
+	if _, err := f.svc.Get(ctx, "c1"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a copy older than StaleIfUnavailable: %v, want ErrUnavailable", err)
+	}
+	o.down = false
+	if r, err := f.svc.Get(ctx, "c1"); err != nil || r.Client.ID != "c1" {
+		t.Fatalf("after the outage: %v", err)
 	}
 }

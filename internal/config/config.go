@@ -62,6 +62,9 @@ type Config struct {
 	KeyPublishAhead time.Duration
 	KeyReload       time.Duration
 	KeyRotateEvery  time.Duration
+	// StoreTimeout bounds each database call, so that requests answer 503
+	// quickly while the database is unreachable.
+	StoreTimeout time.Duration
 	// PurgeEvery is how often expired rows are purged (in small batches,
 	// by one replica at a time).
 	PurgeEvery time.Duration
@@ -86,6 +89,7 @@ func Default() Config {
 		KeyPublishAhead:       5 * time.Minute,
 		KeyReload:             30 * time.Second,
 		PurgeEvery:            time.Minute,
+		StoreTimeout:          5 * time.Second,
 	}
 }
 
@@ -121,6 +125,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", c.KeyPublishAhead, "how long a rotated signing key is published in the JWKS before it signs, so that every replica and verifier has it first (0: sign at once); keep it above --key-reload and the JWKS cache lifetime (60s)")
 	fs.DurationVar(&c.KeyReload, "key-reload", c.KeyReload, "how often each replica rereads the signing keys (to pick up a rotation made on another)")
 	fs.DurationVar(&c.KeyRotateEvery, "key-rotate-every", c.KeyRotateEvery, "rotate the signing key automatically when the newest is this old, e.g. 2160h (0: only when asked through the admin API)")
+	fs.DurationVar(&c.StoreTimeout, "store-timeout", c.StoreTimeout, "time limit of each database call: past it the request answers 503 temporarily_unavailable instead of waiting on an unresponsive database")
 	fs.DurationVar(&c.PurgeEvery, "purge-every", c.PurgeEvery, "how often expired codes, tokens, revocations and refresh families are deleted (in batches, by one replica at a time)")
 	fs.DurationVar(&c.DenyListRefresh, "deny-list-refresh", c.DenyListRefresh, "how often each replica loads new token revocations, and how long it trusts a cached opaque-token lookup: the bound on how late another replica's revocation is honoured")
 }
@@ -231,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeyRotateEvery != 0 && (c.KeyRotateEvery < time.Minute || c.KeyRotateEvery <= c.KeyPublishAhead) {
 		bad("--key-rotate-every %s: want 0 (off), or at least 1m and more than --key-publish-ahead", c.KeyRotateEvery)
+	}
+	if c.StoreTimeout < 100*time.Millisecond || c.StoreTimeout > time.Minute {
+		bad("--store-timeout %s: want between 100ms and 1m", c.StoreTimeout)
 	}
 	if c.PurgeEvery < 100*time.Millisecond || c.PurgeEvery > time.Hour {
 		bad("--purge-every %s: want between 100ms and 1h", c.PurgeEvery)

@@ -207,7 +207,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(time.Now().Add(streamLimit))  //nolint:errcheck // not every writer has deadlines
 	rc.SetWriteDeadline(time.Now().Add(streamLimit)) //nolint:errcheck
 	https := r.TLS != nil || g.Proxies.IsHTTPS(r)
-	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p, https: https})
+	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p, https: https, ip: g.Proxies.ClientIP(r)})
 	route.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -409,8 +409,15 @@ type forwardKey struct{}
 type forward struct {
 	match     match
 	principal *authn.Principal
-	https     bool // the caller came over HTTPS, here or at a trusted proxy
+	https     bool   // the caller came over HTTPS, here or at a trusted proxy
+	ip        string // the caller's address, through trusted proxies
 }
+
+// clientAddressHeaders are headers that name the caller's address to an
+// upstream; a caller's own are dropped, and X-Real-IP is set to the address
+// the gateway saw (Forwarded is dropped: X-Forwarded-For says it).
+var clientAddressHeaders = []string{"X-Real-Ip", "Forwarded", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+	"Fastly-Client-Ip", "X-Cluster-Client-Ip"}
 
 // spoofable reports whether a caller's header could pass for one the
 // gateway vouches for: any X-Gatehouse-* in any letter case, and the
@@ -536,6 +543,10 @@ func rewrite(pr *httputil.ProxyRequest) {
 			delete(h, k)
 		}
 	}
+	for _, k := range clientAddressHeaders {
+		delete(h, k)
+	}
+	h.Set("X-Real-Ip", f.ip)
 	if f.https {
 		h.Set("X-Forwarded-Proto", "https") // TLS ended at a trusted proxy
 	}

@@ -55,8 +55,8 @@ schemas={
  "RotateInput":{"type":"object","additionalProperties":False,"properties":{"previous_expires_in":{**I,"minimum":0,"description":"seconds until the previous secrets expire; 0 = valid until retired"}}},
  "RotateOutput":{"type":"object","required":["client_secret","secret","client"],"properties":{"client_secret":{**S,"description":"the new secret, shown this once"},"secret":ref("SecretInfo"),"client":ref("Client")}},
  "Event":{"type":"object","required":["id","time","actor","action","target","ip","user_agent","outcome","detail"],"properties":{"id":I,"time":T,"actor":S,"action":S,"target":S,"ip":S,"user_agent":S,"outcome":{"type":"string","enum":["success","failure"]},"detail":{"type":"object"}}},
- "Key":{"type":"object","required":["kid","alg","current","retired_at"],"properties":{"kid":S,"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]},"current":{"type":"boolean"},"retired_at":nullable(T)}},
- "RotateKeyInput":{"type":"object","additionalProperties":False,"properties":{"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]}}},
+ "Key":{"type":"object","required":["kid","alg","current","activates_at","retired_at"],"properties":{"kid":S,"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]},"current":{"type":"boolean","description":"the key signing now"},"activates_at":{**T,"description":"when the key signs from; published in the JWKS before"},"retired_at":nullable(T)}},
+ "RotateKeyInput":{"type":"object","additionalProperties":False,"properties":{"alg":{"type":"string","enum":["ES256","RS256","EdDSA"]},"immediate":{"type":"boolean","description":"sign with the new key at once instead of after --key-publish-ahead (for a compromised key; verifiers that cached the key set refuse new tokens until they refetch it)"}}},
  "LinkInput":{"type":"object","additionalProperties":False,"required":["path","subject","ttl"],"properties":{
    "path":{"type":"string","description":"a clean absolute path the gateway routes, optionally with a query, e.g. /api/acme/files/42"},
    "subject":{"type":"string","maxLength":256,"description":"who the upstream is told is downloading (X-Gatehouse-Subject)"},
@@ -180,7 +180,7 @@ paths={
  "/admin/v1/keys":{
    "get":op("List published signing keys","listKeys",None,None,{"200":resp("the keys",ref("KeyList"))})},
  "/admin/v1/keys/rotate":{
-   "post":op("Make a new signing key current; the old ones stay published until their tokens expire","rotateKey",None,{"required":False,"content":{"application/json":{"schema":ref("RotateKeyInput")}}},
+   "post":op("Publish a new signing key, which signs after --key-publish-ahead (or at once with immediate); the old ones stay published until their tokens expire","rotateKey",None,{"required":False,"content":{"application/json":{"schema":ref("RotateKeyInput")}}},
      {"201":resp("the new key",ref("Key")),**bad})},
  "/admin/v1/links":{
    "post":op("Sign a file link: a GET of a gateway path that needs no bearer token for up to an hour (HMAC under a key derived from the current signing key)","signLink",None,{"required":True,"content":{"application/json":{"schema":ref("LinkInput")}}},

@@ -84,6 +84,15 @@ func AsError(err error, log *slog.Logger) *Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
+	// A dependency that could not be reached (store.ErrUnavailable) is a
+	// 503 the client may retry, not a 500.
+	var dep interface{ Unavailable() bool }
+	if errors.As(err, &dep) && dep.Unavailable() {
+		if log != nil {
+			log.Warn("dependency unavailable", "err", err)
+		}
+		return ErrUnavailable.WithDescription("the server cannot reach its database; retry shortly").WithRetryAfter(time.Second)
+	}
 	if log != nil {
 		log.Error("internal error", "err", err)
 	}

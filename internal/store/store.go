@@ -15,7 +15,19 @@ var (
 	// ErrLastSuper refuses a change that would leave a tenant with users
 	// but none holding RoleSuper.
 	ErrLastSuper = errors.New("store: the tenant's last super user")
+	// ErrUnavailable wraps errors that mean the database could not be
+	// reached or answered (a refused or lost connection, a restart, a
+	// timeout): the request may succeed if retried shortly.
+	ErrUnavailable error = unavailableError{}
 )
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "store: unavailable" }
+
+// Unavailable tells HTTP layers to answer 503 with Retry-After (see
+// protocol.AsError), without their importing the store.
+func (unavailableError) Unavailable() bool { return true }
 
 // RoleSuper is the role a tenant must keep at least one holder of; the
 // store enforces it in the transaction of every change that could remove

@@ -26,6 +26,8 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*store.APIKey, error) {
 
 // CreateAPIKey implements store.APIKeys.
 func (s *DB) CreateAPIKey(ctx context.Context, k *store.APIKey, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			k.ID, k.TenantID, k.UserID, k.ClientID, k.Name, k.Digest, k.Prefix, micros(k.CreatedAt), micros(k.ExpiresAt),
@@ -38,18 +40,24 @@ func (s *DB) CreateAPIKey(ctx context.Context, k *store.APIKey, ev store.Event) 
 
 // GetAPIKey implements store.APIKeys.
 func (s *DB) GetAPIKey(ctx context.Context, id string) (*store.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`, id))
 	return k, s.wrap(err)
 }
 
 // GetAPIKeyByDigest implements store.APIKeys.
 func (s *DB) GetAPIKeyByDigest(ctx context.Context, digest string) (*store.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE digest = $1`, digest))
 	return k, s.wrap(err)
 }
 
 // ListAPIKeys implements store.APIKeys.
 func (s *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id`, tenantID)
 	if err != nil {
 		return nil, s.wrap(err)
@@ -68,6 +76,8 @@ func (s *DB) ListAPIKeys(ctx context.Context, tenantID string) ([]store.APIKey, 
 
 // RevokeAPIKey implements store.APIKeys.
 func (s *DB) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time, ev store.Event) (*store.APIKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.APIKey
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		k, err := scanAPIKey(tx.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1 AND tenant_id = $2`+s.d.ForUpdate,
@@ -96,11 +106,15 @@ func (s *DB) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time
 
 // RecordAPIKeyLogin implements store.APIKeys.
 func (s *DB) RecordAPIKeyLogin(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.wrap(affected(s.db.ExecContext(ctx, `UPDATE api_keys SET last_login_at = $2 WHERE id = $1`, id, micros(at))))
 }
 
 // CreateFamily implements store.APIKeys.
 func (s *DB) CreateFamily(ctx context.Context, f *store.RefreshFamily, tokenDigest string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := insertFamily(ctx, tx, f); err != nil {
 			return err

@@ -31,6 +31,8 @@ func insertEvent(ctx context.Context, q querier, ev store.Event) error {
 
 // AppendEvents implements store.Audit.
 func (s *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, ev := range evs {
 			if err := insertEvent(ctx, tx, ev); err != nil {
@@ -43,6 +45,8 @@ func (s *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
 
 // ListEvents implements store.Audit.
 func (s *DB) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var where []string
 	var args []any
 	add := func(cond string, v any) {

@@ -51,6 +51,8 @@ func nonNil(s []string) []string {
 
 // CreateClient implements store.Clients.
 func (s *DB) CreateClient(ctx context.Context, c *store.Client, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if slices.Contains(c.Grants, store.GrantAuthorizationCode) {
 			if err := s.oneIntegration(ctx, tx, c); err != nil {
@@ -101,12 +103,16 @@ func (s *DB) oneIntegration(ctx context.Context, tx *sql.Tx, c *store.Client) er
 
 // GetClient implements store.Clients.
 func (s *DB) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	c, err := scanClient(s.db.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
 	return c, s.wrap(err)
 }
 
 // ListClients implements store.Clients; ordered by id.
 func (s *DB) ListClients(ctx context.Context, tenantID string, page store.Page) ([]store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+clientCols+` FROM clients WHERE tenant_id = $1 AND id > $2
 		ORDER BY id LIMIT $3`, tenantID, page.After, limit(page.Limit))
 	if err != nil {
@@ -126,6 +132,8 @@ func (s *DB) ListClients(ctx context.Context, tenantID string, page store.Page) 
 
 // UpdateClient implements store.Clients. The id and tenant cannot change.
 func (s *DB) UpdateClient(ctx context.Context, id string, mutate func(*store.Client) error, ev store.Event) (*store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.Client
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c, err := scanClient(tx.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`+s.d.ForUpdate, id))
@@ -156,6 +164,8 @@ func (s *DB) UpdateClient(ctx context.Context, id string, mutate func(*store.Cli
 
 // DeleteClient implements store.Clients.
 func (s *DB) DeleteClient(ctx context.Context, id string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM clients WHERE id = $1`, id)); err != nil {
 			return err
@@ -167,6 +177,8 @@ func (s *DB) DeleteClient(ctx context.Context, id string, ev store.Event) error 
 // AddClientUsage implements store.Clients. Rows are written in (client,
 // hour) order, so that two replicas flushing at once cannot deadlock.
 func (s *DB) AddClientUsage(ctx context.Context, usage []store.ClientUsage) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	usage = slices.Clone(usage)
 	slices.SortFunc(usage, func(a, b store.ClientUsage) int {
 		return cmp.Or(strings.Compare(a.ClientID, b.ClientID), a.Hour.Compare(b.Hour))
@@ -200,6 +212,8 @@ func hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // ClientUsageSince implements store.Clients.
 func (s *DB) ClientUsageSince(ctx context.Context, tenantID string, since time.Time) ([]store.ClientUsage, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT u.client_id, u.hour, u.issued, u.requests, u.rejected
 		FROM client_usage_hourly u JOIN clients c ON c.id = u.client_id
 		WHERE c.tenant_id = $1 AND u.hour >= $2 ORDER BY u.client_id, u.hour`, tenantID, micros(hour(since)))
@@ -222,6 +236,8 @@ func (s *DB) ClientUsageSince(ctx context.Context, tenantID string, since time.T
 
 // PurgeClientUsage implements store.Clients.
 func (s *DB) PurgeClientUsage(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM client_usage_hourly WHERE (client_id, hour) IN
 		(SELECT client_id, hour FROM client_usage_hourly WHERE hour < $1 LIMIT $2)`, micros(before), limit)
 	if err != nil {

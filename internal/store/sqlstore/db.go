@@ -33,14 +33,31 @@ type Dialect struct {
 
 // DB is a store.Store over database/sql.
 type DB struct {
-	db *sql.DB
-	d  Dialect
+	db      *sql.DB
+	d       Dialect
+	timeout time.Duration
 }
 
 var _ store.Store = (*DB)(nil)
 
 // New wraps an open database. Run Migrate before use.
 func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
+
+// SetTimeout bounds every store call (0: no bound beyond the caller's
+// context), so that requests fail fast with ErrUnavailable when the
+// database stops answering rather than waiting on a dead connection.
+func (s *DB) SetTimeout(d time.Duration) { s.timeout = d }
+
+// bound applies the store timeout to ctx, unless ctx ends sooner.
+func (s *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= s.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // SQL returns the underlying handle (for backends' own tests and tools).
 func (s *DB) SQL() *sql.DB { return s.db }
@@ -110,7 +127,7 @@ func (s *DB) wrap(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrReused, store.ErrLimit} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrConflict, store.ErrReused, store.ErrLimit, store.ErrUnavailable} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -119,6 +136,9 @@ func (s *DB) wrap(err error) error {
 		if sentinel := s.d.Classify(err); sentinel != nil {
 			return fmt.Errorf("%w: %v", sentinel, err)
 		}
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
 }

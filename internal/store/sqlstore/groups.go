@@ -39,6 +39,8 @@ func (s *DB) queryGroups(ctx context.Context, query string, args ...any) ([]stor
 
 // CreateGroup implements store.Users.
 func (s *DB) CreateGroup(ctx context.Context, g *store.Group, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO groups (`+groupCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 			g.ID, g.TenantID, g.Name, g.APIEnabled, micros(g.CreatedAt), micros(g.UpdatedAt)); err != nil {
@@ -50,18 +52,24 @@ func (s *DB) CreateGroup(ctx context.Context, g *store.Group, ev store.Event) er
 
 // GetGroup implements store.Users.
 func (s *DB) GetGroup(ctx context.Context, id string) (*store.Group, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	g, err := scanGroup(s.db.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups WHERE id = $1`, id))
 	return g, s.wrap(err)
 }
 
 // ListGroups implements store.Users; ordered by id.
 func (s *DB) ListGroups(ctx context.Context, tenantID string, page store.Page) ([]store.Group, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.queryGroups(ctx, `SELECT `+groupCols+` FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		tenantID, page.After, limit(page.Limit))
 }
 
 // ListUserGroups implements store.Users.
 func (s *DB) ListUserGroups(ctx context.Context, userID string) ([]store.Group, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.queryGroups(ctx, `SELECT `+groupCols+` FROM groups WHERE id IN
 		(SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY id`, userID)
 }
@@ -69,6 +77,8 @@ func (s *DB) ListUserGroups(ctx context.Context, userID string) ([]store.Group, 
 // UpdateGroup implements store.Users; the id, tenant and creation time
 // cannot change.
 func (s *DB) UpdateGroup(ctx context.Context, id string, mutate func(*store.Group) error, ev store.Event) (*store.Group, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.Group
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		g, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups WHERE id = $1`+s.d.ForUpdate, id))
@@ -91,6 +101,8 @@ func (s *DB) UpdateGroup(ctx context.Context, id string, mutate func(*store.Grou
 
 // DeleteGroup implements store.Users; memberships go with it.
 func (s *DB) DeleteGroup(ctx context.Context, id string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM groups WHERE id = $1`, id)); err != nil {
 			return err
@@ -102,6 +114,8 @@ func (s *DB) DeleteGroup(ctx context.Context, id string, ev store.Event) error {
 // AddGroupMember implements store.Users. Adding a member twice writes
 // nothing the second time, event included.
 func (s *DB) AddGroupMember(ctx context.Context, groupID, userID string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var gt, ut string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM groups WHERE id = $1`, groupID).Scan(&gt); err != nil {
@@ -127,6 +141,8 @@ func (s *DB) AddGroupMember(ctx context.Context, groupID, userID string, ev stor
 
 // RemoveGroupMember implements store.Users.
 func (s *DB) RemoveGroupMember(ctx context.Context, groupID, userID string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = $1 AND user_id = $2`,
 			groupID, userID)); err != nil {
@@ -138,6 +154,8 @@ func (s *DB) RemoveGroupMember(ctx context.Context, groupID, userID string, ev s
 
 // ListGroupMembers implements store.Users; ordered by user id.
 func (s *DB) ListGroupMembers(ctx context.Context, groupID string, page store.Page) ([]store.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	users, err := s.queryUsers(ctx, s.db, `SELECT `+userCols+` FROM users WHERE id IN
 		(SELECT user_id FROM group_members WHERE group_id = $1) AND id > $2 ORDER BY id LIMIT $3`,
 		groupID, page.After, limit(page.Limit))
@@ -149,6 +167,8 @@ func (s *DB) ListGroupMembers(ctx context.Context, groupID string, page store.Pa
 
 // CreateRole implements store.Users.
 func (s *DB) CreateRole(ctx context.Context, r *store.Role, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO roles (tenant_id, name, scopes) VALUES ($1, $2, $3)`,
 			r.TenantID, r.Name, toJSON(nonNil(r.Scopes))); err != nil {
@@ -160,6 +180,8 @@ func (s *DB) CreateRole(ctx context.Context, r *store.Role, ev store.Event) erro
 
 // ListRoles implements store.Users; ordered by name.
 func (s *DB) ListRoles(ctx context.Context, tenantID string) ([]store.Role, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT tenant_id, name, scopes FROM roles WHERE tenant_id = $1 ORDER BY name`, tenantID)
 	if err != nil {
 		return nil, s.wrap(err)
@@ -182,6 +204,8 @@ func (s *DB) ListRoles(ctx context.Context, tenantID string) ([]store.Role, erro
 
 // DeleteRole implements store.Users.
 func (s *DB) DeleteRole(ctx context.Context, tenantID, name string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTenant(ctx, tx, tenantID); err != nil {
 			return err

@@ -10,6 +10,8 @@ import (
 
 // CreateKey implements store.Keys.
 func (s *DB) CreateKey(ctx context.Context, k *store.SigningKey, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := insertKey(ctx, tx, k); err != nil {
 			return err
@@ -26,6 +28,8 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *store.SigningKey) error {
 
 // ListKeys implements store.Keys, oldest first.
 func (s *DB) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT id, alg, sealed, public, created_at, activates_at, retired_at
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
@@ -50,6 +54,8 @@ func (s *DB) ListKeys(ctx context.Context) ([]store.SigningKey, error) {
 
 // RotateKey implements store.Keys.
 func (s *DB) RotateKey(ctx context.Context, k *store.SigningKey, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := insertKey(ctx, tx, k); err != nil {
 			return err
@@ -73,6 +79,8 @@ func activation(k *store.SigningKey) time.Time {
 
 // DeleteKeysRetiredBefore implements store.Keys.
 func (s *DB) DeleteKeysRetiredBefore(ctx context.Context, t time.Time) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1`, micros(t))
 	if err != nil {
 		return 0, s.wrap(err)

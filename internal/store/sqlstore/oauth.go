@@ -15,6 +15,8 @@ const codeCols = `digest, client_id, tenant_id, user_id, redirect_uri, scope, no
 
 // CreateAuthCode implements store.OAuth.
 func (s *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.Digest, c.ClientID, c.TenantID, c.UserID, c.RedirectURI, c.Scope, c.Nonce, c.Challenge,
 		micros(c.AuthTime), micros(c.ExpiresAt), micros(c.UsedAt), c.FamilyID)
@@ -23,6 +25,8 @@ func (s *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 
 // GetAuthCode implements store.OAuth.
 func (s *DB) GetAuthCode(ctx context.Context, digest string) (*store.AuthCode, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c store.AuthCode
 	var auth, exp, used int64
 	err := s.db.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE digest = $1`, digest).Scan(
@@ -37,6 +41,8 @@ func (s *DB) GetAuthCode(ctx context.Context, digest string) (*store.AuthCode, e
 
 // RedeemAuthCode implements store.OAuth.
 func (s *DB) RedeemAuthCode(ctx context.Context, digest string, now time.Time, fam *store.RefreshFamily, tokenDigest string, ev, reuseEv store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var reused bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// The conditional update is the atomic step: of two concurrent
@@ -111,6 +117,8 @@ func scanFamily(row interface{ Scan(...any) error }) (*store.RefreshFamily, erro
 
 // GetFamilyByToken implements store.OAuth.
 func (s *DB) GetFamilyByToken(ctx context.Context, digest string) (*store.RefreshFamily, int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var famID string
 	var gen int64
 	if err := s.db.QueryRowContext(ctx, `SELECT family_id, generation FROM refresh_tokens WHERE digest = $1`, digest).Scan(&famID, &gen); err != nil {
@@ -122,6 +130,8 @@ func (s *DB) GetFamilyByToken(ctx context.Context, digest string) (*store.Refres
 
 // UpdateFamilyByToken implements store.OAuth.
 func (s *DB) UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *store.RefreshFamily, issuedAt int64) (string, *store.Event, error)) (*store.RefreshFamily, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.RefreshFamily
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var famID string
@@ -169,6 +179,8 @@ func (s *DB) UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *
 
 // RevokeFamilies implements store.OAuth.
 func (s *DB) RevokeFamilies(ctx context.Context, f store.FamilyFilter, now time.Time, ev store.Event) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error

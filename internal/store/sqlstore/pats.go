@@ -44,6 +44,8 @@ func (s *DB) queryPATs(ctx context.Context, query string, args ...any) ([]store.
 // CreatePAT implements store.PATs. The user's row lock (FOR UPDATE; SQLite's
 // BEGIN IMMEDIATE serializes every write) makes count-then-insert atomic.
 func (s *DB) CreatePAT(ctx context.Context, p *store.PAT, max int, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var id string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1 AND tenant_id = $2`+s.d.ForUpdate,
@@ -73,12 +75,16 @@ func (s *DB) CreatePAT(ctx context.Context, p *store.PAT, max int, ev store.Even
 
 // GetPATByDigest implements store.PATs.
 func (s *DB) GetPATByDigest(ctx context.Context, digest string) (*store.PAT, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	p, err := scanPAT(s.db.QueryRowContext(ctx, `SELECT `+patCols+` FROM pats WHERE digest = $1`, digest))
 	return p, s.wrap(err)
 }
 
 // ListPATs implements store.PATs.
 func (s *DB) ListPATs(ctx context.Context, tenantID, userID string, includeRevoked bool) ([]store.PAT, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	q := `SELECT ` + patCols + ` FROM pats WHERE tenant_id = $1 AND user_id = $2`
 	if !includeRevoked {
 		q += ` AND revoked_at = 0`
@@ -88,6 +94,8 @@ func (s *DB) ListPATs(ctx context.Context, tenantID, userID string, includeRevok
 
 // RevokePAT implements store.PATs.
 func (s *DB) RevokePAT(ctx context.Context, tenantID, userID, id string, at time.Time, ev store.Event) (*store.PAT, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.PAT
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		p, err := scanPAT(tx.QueryRowContext(ctx, `SELECT `+patCols+` FROM pats WHERE id = $1 AND tenant_id = $2`+s.d.ForUpdate,
@@ -113,12 +121,16 @@ func (s *DB) RevokePAT(ctx context.Context, tenantID, userID, id string, at time
 
 // ListExpiringPATs implements store.PATs.
 func (s *DB) ListExpiringPATs(ctx context.Context, tenantID string, from, before time.Time) ([]store.PAT, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.queryPATs(ctx, `SELECT `+patCols+` FROM pats WHERE tenant_id = $1 AND revoked_at = 0
 		AND expires_at >= $2 AND expires_at < $3 AND expires_at <> 0 ORDER BY expires_at, id`, tenantID, micros(from), micros(before))
 }
 
 // AddPATUsage implements store.PATs.
 func (s *DB) AddPATUsage(ctx context.Context, usage []store.PATUsage) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, u := range usage {
 			if _, err := tx.ExecContext(ctx, `UPDATE pats SET last_used_at = $2, last_used_ip = $3

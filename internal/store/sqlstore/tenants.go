@@ -22,6 +22,8 @@ func scanTenant(row interface{ Scan(...any) error }) (*store.Tenant, error) {
 
 // CreateTenant implements store.Tenants.
 func (s *DB) CreateTenant(ctx context.Context, t *store.Tenant, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5)`,
 			t.ID, t.Name, toJSON(t.Settings), micros(t.CreatedAt), micros(t.UpdatedAt)); err != nil {
@@ -33,18 +35,24 @@ func (s *DB) CreateTenant(ctx context.Context, t *store.Tenant, ev store.Event) 
 
 // GetTenant implements store.Tenants.
 func (s *DB) GetTenant(ctx context.Context, name string) (*store.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	t, err := scanTenant(s.db.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE name = $1`, name))
 	return t, s.wrap(err)
 }
 
 // GetTenantByID implements store.Tenants.
 func (s *DB) GetTenantByID(ctx context.Context, id string) (*store.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	t, err := scanTenant(s.db.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id))
 	return t, s.wrap(err)
 }
 
 // ListTenants implements store.Tenants; ordered by name.
 func (s *DB) ListTenants(ctx context.Context, page store.Page) ([]store.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE name > $1 ORDER BY name LIMIT $2`,
 		page.After, limit(page.Limit))
 	if err != nil {
@@ -64,6 +72,8 @@ func (s *DB) ListTenants(ctx context.Context, page store.Page) ([]store.Tenant, 
 
 // UpdateTenant implements store.Tenants.
 func (s *DB) UpdateTenant(ctx context.Context, id string, mutate func(*store.Tenant) error, ev store.Event) (*store.Tenant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.Tenant
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		t, err := scanTenant(tx.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`+s.d.ForUpdate, id))
@@ -85,6 +95,8 @@ func (s *DB) UpdateTenant(ctx context.Context, id string, mutate func(*store.Ten
 
 // DeleteTenant implements store.Tenants; clients and their tokens go with it.
 func (s *DB) DeleteTenant(ctx context.Context, id string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = $1`, id)); err != nil {
 			return err

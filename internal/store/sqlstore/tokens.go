@@ -10,6 +10,8 @@ import (
 
 // CreateOpaqueToken implements store.Tokens.
 func (s *DB) CreateOpaqueToken(ctx context.Context, t *store.OpaqueToken) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO opaque_tokens
 		(digest, client_id, tenant_id, subject, scope, audience, orgs, auth, issued_at, expires_at, revoked)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -20,6 +22,8 @@ func (s *DB) CreateOpaqueToken(ctx context.Context, t *store.OpaqueToken) error 
 
 // GetOpaqueToken implements store.Tokens.
 func (s *DB) GetOpaqueToken(ctx context.Context, digest string) (*store.OpaqueToken, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var t store.OpaqueToken
 	var aud, orgs string
 	var issued, expires int64
@@ -38,6 +42,8 @@ func (s *DB) GetOpaqueToken(ctx context.Context, digest string) (*store.OpaqueTo
 
 // RevokeOpaqueToken implements store.Tokens.
 func (s *DB) RevokeOpaqueToken(ctx context.Context, digest string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := affected(tx.ExecContext(ctx, `UPDATE opaque_tokens SET revoked = $2 WHERE digest = $1`, digest, true)); err != nil {
 			return err
@@ -48,6 +54,8 @@ func (s *DB) RevokeOpaqueToken(ctx context.Context, digest string, ev store.Even
 
 // DenyJTI implements store.Tokens.
 func (s *DB) DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		at := ev.Time
 		if at.IsZero() {
@@ -63,6 +71,8 @@ func (s *DB) DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev st
 
 // IsJTIDenied implements store.Tokens.
 func (s *DB) IsJTIDenied(ctx context.Context, jti string) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var one int
 	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM jti_denylist WHERE jti = $1`, jti).Scan(&one)
 	if err == sql.ErrNoRows {
@@ -73,6 +83,8 @@ func (s *DB) IsJTIDenied(ctx context.Context, jti string) (bool, error) {
 
 // DeniedJTIs implements store.Tokens.
 func (s *DB) DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]time.Time, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at FROM jti_denylist WHERE expires_at > $1 AND denied_at >= $2`,
 		micros(now), micros(since))
 	if err != nil {
@@ -93,6 +105,8 @@ func (s *DB) DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]t
 
 // PurgeExpiredTokens implements store.Tokens.
 func (s *DB) PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	total := 0
 	for _, q := range []string{
 		`DELETE FROM jti_denylist WHERE jti IN (SELECT jti FROM jti_denylist WHERE expires_at < $1 LIMIT $2)`,
@@ -109,11 +123,15 @@ func (s *DB) PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (
 
 // PurgeAuthCodes implements store.OAuth.
 func (s *DB) PurgeAuthCodes(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.purge(ctx, `DELETE FROM auth_codes WHERE digest IN (SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2)`, before, limit)
 }
 
 // PurgeFamilies implements store.OAuth; refresh_tokens rows go by cascade.
 func (s *DB) PurgeFamilies(ctx context.Context, before time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.purge(ctx, `DELETE FROM refresh_families WHERE id IN (SELECT id FROM refresh_families WHERE expires_at < $1 LIMIT $2)`, before, limit)
 }
 

@@ -37,6 +37,8 @@ func userArgs(u *store.User) []any {
 
 // CreateUser implements store.Users.
 func (s *DB) CreateUser(ctx context.Context, u *store.User, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`, email_lower)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, userArgs(u)...); err != nil {
@@ -48,12 +50,16 @@ func (s *DB) CreateUser(ctx context.Context, u *store.User, ev store.Event) erro
 
 // GetUser implements store.Users.
 func (s *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.getUser(ctx, `id = $1`, id)
 }
 
 // GetUserByEmail implements store.Users; the comparison is on the
 // lower-cased email, the unique key.
 func (s *DB) GetUserByEmail(ctx context.Context, tenantID, email string) (*store.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.getUser(ctx, `tenant_id = $1 AND email_lower = $2`, tenantID, strings.ToLower(email))
 }
 
@@ -87,6 +93,8 @@ func userGroupIDs(ctx context.Context, q querier, userID string) ([]string, erro
 
 // ListUsers implements store.Users; ordered by id, Groups filled in.
 func (s *DB) ListUsers(ctx context.Context, tenantID string, q store.UserQuery) ([]store.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	query, args := `SELECT `+userCols+` FROM users WHERE tenant_id = $1 AND id > $2`, []any{tenantID, q.After}
 	if q.Prefix != "" {
 		// substr rather than LIKE: the prefix is the caller's text and
@@ -201,6 +209,8 @@ func (s *DB) lockedUser(ctx context.Context, tx *sql.Tx, id string) (*store.User
 
 // UpdateUser implements store.Users.
 func (s *DB) UpdateUser(ctx context.Context, id string, mutate func(*store.User) error, ev store.Event) (*store.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out *store.User
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		u, err := s.lockedUser(ctx, tx, id)
@@ -234,6 +244,8 @@ func (s *DB) UpdateUser(ctx context.Context, id string, mutate func(*store.User)
 
 // DeleteUser implements store.Users.
 func (s *DB) DeleteUser(ctx context.Context, id string, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		u, err := s.lockedUser(ctx, tx, id)
 		if err != nil {
@@ -253,6 +265,8 @@ func (s *DB) DeleteUser(ctx context.Context, id string, ev store.Event) error {
 
 // SetUsersAPIEnabled implements store.Users.
 func (s *DB) SetUsersAPIEnabled(ctx context.Context, tenantID string, ids []string, enabled bool, ev store.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, id := range ids {
 			err := affected(tx.ExecContext(ctx, `UPDATE users SET api_enabled = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2`,
@@ -275,5 +289,7 @@ func (s *DB) SetUsersAPIEnabled(ctx context.Context, tenantID string, ids []stri
 
 // RecordLogin implements store.Users.
 func (s *DB) RecordLogin(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.wrap(affected(s.db.ExecContext(ctx, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, micros(at))))
 }

@@ -52,11 +52,15 @@ func insertWebhook(ctx context.Context, q querier, e *store.WebhookEvent) error 
 
 // EnqueueWebhook implements store.Webhooks.
 func (s *DB) EnqueueWebhook(ctx context.Context, e *store.WebhookEvent) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.wrap(insertWebhook(ctx, s.db, e))
 }
 
 // GetWebhook implements store.Webhooks.
 func (s *DB) GetWebhook(ctx context.Context, id string) (*store.WebhookEvent, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	e, err := scanWebhook(s.db.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhook_events WHERE id = $1`, id))
 	return e, s.wrap(err)
 }
@@ -65,6 +69,8 @@ func (s *DB) GetWebhook(ctx context.Context, id string) (*store.WebhookEvent, er
 // are read (FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes every write),
 // so a concurrent claim waits, then finds them leased and passes them by.
 func (s *DB) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]store.WebhookEvent, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out []store.WebhookEvent
 	until := now.Add(lease)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -112,6 +118,8 @@ func queryWebhooks(ctx context.Context, q querier, query string, args ...any) ([
 
 // FinishWebhook implements store.Webhooks.
 func (s *DB) FinishWebhook(ctx context.Context, id string, attempt int, deliveredAt, nextAttempt time.Time, lastErr string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	next := micros(nextAttempt)
 	if !deliveredAt.IsZero() {
 		next = 0
@@ -131,6 +139,8 @@ func (s *DB) FinishWebhook(ctx context.Context, id string, attempt int, delivere
 
 // PurgeWebhooks implements store.Webhooks.
 func (s *DB) PurgeWebhooks(ctx context.Context, before time.Time, n int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_events WHERE id IN
 		(SELECT id FROM webhook_events WHERE next_attempt_at = 0 AND created_at < $1 LIMIT $2)`, micros(before), limit(n))
 	if err != nil {
@@ -170,6 +180,8 @@ type dueNotice struct {
 // as they are read and each mark is set only from the value read, so
 // concurrent scans (replicas) never send a notice twice.
 func (s *DB) EnqueuePATExpiryNotices(ctx context.Context, now time.Time, n int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var marked int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		marked = 0
