@@ -136,7 +136,9 @@ func (h *Handler) throttle(ctx context.Context, k *store.APIKey, t *store.Tenant
 	}
 	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, "security.api_key_login_throttled", k.ID, audit.Failure)
 	ev.Detail = map[string]any{"logins_per_hour": n, "retry_after_seconds": waitSeconds(res.RetryAfter)}
-	h.Audit.Record(ev)
+	if err := h.Audit.Write(ctx, ev); err != nil { // a security event: durable before the answer
+		h.Log.Error("api session: record throttled login", "err", err)
+	}
 	if h.Alert != nil {
 		// One alert per key per hour of throttling, however many logins
 		// are refused in it.

@@ -44,7 +44,7 @@ func (e *expiring) add(t *testing.T, life time.Duration) {
 		t.Fatal(err)
 	}
 	if err := e.s.CreateAuthCode(ctx, &store.AuthCode{Digest: id, ClientID: e.clientID, TenantID: e.tenantID, UserID: "u",
-		RedirectURI: "https://app.example/cb", ExpiresAt: now.Add(life)}); err != nil {
+		RedirectURI: "https://app.example/cb", ExpiresAt: now.Add(life)}, store.Event{Time: now, Actor: "test", Action: "oauth.authorize", Outcome: "success"}); err != nil {
 		t.Fatal(err)
 	}
 	// A family is kept for the longest token lifetime past its expiry.

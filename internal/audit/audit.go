@@ -84,6 +84,13 @@ func (r *Recorder) Record(ev store.Event) {
 	}
 }
 
+// Write stores an event before returning, for the events that must outlive
+// a crash the moment the caller has its answer (sign-ins, security
+// events); Record batches the rest.
+func (r *Recorder) Write(ctx context.Context, ev store.Event) error {
+	return r.store.AppendEvents(ctx, []store.Event{ev})
+}
+
 // Dropped is how many events were lost to a full buffer.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 

@@ -195,7 +195,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 		again(http.StatusUnauthorized, "The email or password is not right.")
 		return
 	}
-	s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, "user.login", a.client.Client.ID, audit.Success))
+	if err := s.Audit.Write(ctx, audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, "user.login", a.client.Client.ID, audit.Success)); err != nil {
+		s.Log.Error("authorize: record sign-in", "err", err)
+		again(http.StatusServiceUnavailable, "Signing in is not possible right now. Try again in a moment.")
+		return
+	}
 	s.sessions().Set(w, a.client.Tenant.ID, u.ID)
 	s.showConsent(w, r, a, u.ID)
 }
@@ -251,17 +255,16 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 		return
 	}
 	code := websession.RandomToken()
+	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
+	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
 	err = s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
 		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: redirectParam(a), Scope: strings.Join(scope, " "), Nonce: a.nonce,
-		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)})
+		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)}, ev)
 	if err != nil {
 		s.Log.Error("authorize: store code", "err", err)
 		s.redirectError(w, r, a, protocol.ErrServer.WithDescription("temporarily unable to authorize"))
 		return
 	}
-	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
-	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
-	s.Audit.Record(ev)
 	s.redirect(w, r, a, url.Values{"code": {code}})
 }
 

@@ -39,7 +39,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, t *store.Tenant
 		h.render(w, r, http.StatusUnauthorized, "signin", v)
 		return
 	}
-	h.Audit.Record(audit.New(ctx, h.Now(), t.ID, "user:"+u.ID, "user.login", "console", audit.Success))
+	if err := h.Audit.Write(ctx, audit.New(ctx, h.Now(), t.ID, "user:"+u.ID, "user.login", "console", audit.Success)); err != nil {
+		h.Log.Error("console: record sign-in", "err", err)
+		v.Error = "Signing in is not possible right now. Try again in a moment."
+		h.render(w, r, http.StatusServiceUnavailable, "signin", v)
+		return
+	}
 	h.Sessions.Set(w, t.ID, u.ID)
 	http.Redirect(w, r, v.Next, http.StatusSeeOther)
 }

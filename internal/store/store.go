@@ -239,7 +239,9 @@ type EventQuery struct {
 
 // OAuth persists authorization codes and refresh-token families.
 type OAuth interface {
-	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// CreateAuthCode stores a code with ev (the authorization), in one
+	// transaction.
+	CreateAuthCode(ctx context.Context, c *AuthCode, ev Event) error
 	// GetAuthCode returns a code by digest, used or not.
 	GetAuthCode(ctx context.Context, digest string) (*AuthCode, error)
 	// RedeemAuthCode marks the code used and creates fam with its first

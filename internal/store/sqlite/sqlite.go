@@ -57,7 +57,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	}
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	// FULL: in WAL mode NORMAL may roll back the last commits on a power
+	// loss, and an answered revocation or rotation must stay done.
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())

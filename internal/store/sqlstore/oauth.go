@@ -14,13 +14,17 @@ import (
 const codeCols = `digest, client_id, tenant_id, user_id, redirect_uri, scope, nonce, challenge, auth_time, expires_at, used_at, family_id`
 
 // CreateAuthCode implements store.OAuth.
-func (s *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+func (s *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode, ev store.Event) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		c.Digest, c.ClientID, c.TenantID, c.UserID, c.RedirectURI, c.Scope, c.Nonce, c.Challenge,
-		micros(c.AuthTime), micros(c.ExpiresAt), micros(c.UsedAt), c.FamilyID)
-	return s.wrap(err)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_codes (`+codeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			c.Digest, c.ClientID, c.TenantID, c.UserID, c.RedirectURI, c.Scope, c.Nonce, c.Challenge,
+			micros(c.AuthTime), micros(c.ExpiresAt), micros(c.UsedAt), c.FamilyID); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, ev)
+	})
 }
 
 // GetAuthCode implements store.OAuth.

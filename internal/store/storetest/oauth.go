@@ -20,7 +20,7 @@ func mustCode(t *testing.T, s store.Store, tenantID, clientID, digest string) *s
 	t.Helper()
 	c := &store.AuthCode{Digest: digest, ClientID: clientID, TenantID: tenantID, UserID: "u1", RedirectURI: "https://app.example/cb",
 		Scope: "read", Nonce: "n", Challenge: "ch", AuthTime: now(), ExpiresAt: now().Add(time.Minute)}
-	if err := s.CreateAuthCode(ctx, c); err != nil {
+	if err := s.CreateAuthCode(ctx, c, ev("oauth.authorize", tenantID)); err != nil {
 		t.Fatal(err)
 	}
 	return c
