@@ -207,3 +207,9 @@ func (p *Process) Ready(ctx context.Context) bool {
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
+
+// AsServer presents the process to helpers that only talk HTTP (URL,
+// Admin, HTTP); its App is nil.
+func (p *Process) AsServer() *Server {
+	return &Server{URL: p.URL, AdminToken: p.AdminToken, Admin: p.Admin, HTTP: p.HTTP}
+}
