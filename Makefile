@@ -11,9 +11,17 @@ export GATEHOUSE_TEST_POSTGRES
 # boundary on a loaded machine (go.dev/issue/75804, fixed in go1.27).
 FUZZTIME ?= 50000x
 # package:FuzzTarget pairs run by `make fuzz`.
+# Every parser of outside input has one; each has a committed seed corpus
+# under its package's testdata/fuzz/, which plain `go test` replays.
 FUZZ_TARGETS = ./internal/protocol:FuzzParseForm ./internal/protocol:FuzzParseJSON \
-	./internal/secret:FuzzKindOf ./internal/token:FuzzVerifyJWT ./internal/gateway:FuzzRoutes \
-	./internal/clients:FuzzCheckRedirectURI ./sdk:FuzzTokenResponse
+	./internal/secret:FuzzKindOf ./internal/secret:FuzzParse ./internal/token:FuzzVerifyJWT \
+	./internal/gateway:FuzzRoutes ./internal/gateway:FuzzBearerHeader ./internal/gateway:FuzzSignedLink \
+	./internal/gateway:FuzzGatewayRequest ./internal/clients:FuzzCheckRedirectURI \
+	./internal/authserver:FuzzBasicCredentials ./internal/authserver:FuzzTokenEndpoint \
+	./internal/apisession:FuzzSessionEndpoints ./internal/federation:FuzzVerify \
+	./internal/federation:FuzzIdPDocuments ./internal/httpx:FuzzClientIP ./internal/websession:FuzzSessionCookie \
+	./internal/console:FuzzSettingsForm ./internal/pats:FuzzParseExpiry ./internal/egress:FuzzPublic \
+	./sdk:FuzzTokenResponse
 
 .PHONY: test vet fuzz bench build quickstart
 

@@ -60,7 +60,7 @@ func (s *Server) audience(c *clients.Resolved, p protocol.Params) ([]string, *pr
 	var want []string
 	for _, r := range strings.Fields(p.Get("resource")) {
 		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Fragment != "" {
-			return nil, protocol.ErrInvalidTarget.WithDescription("resource must be an absolute URI without a fragment (RFC 8707 §2)")
+			return nil, protocol.ErrInvalidTarget.WithDescription("resource must be an absolute URI without a fragment (RFC 8707 section 2)")
 		}
 		want = append(want, r)
 	}

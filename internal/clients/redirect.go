@@ -71,6 +71,9 @@ func isLocalHost(host string) bool {
 			return true
 		}
 	}
+	if strings.Contains(h, "%") { // an IPv6 zone: an interface-scoped, local address
+		return true
+	}
 	if ip := net.ParseIP(h); ip != nil {
 		a, _ := netip.AddrFromSlice(ip)
 		a = a.Unmap()

@@ -138,6 +138,7 @@ func TestPublishAhead(t *testing.T) {
 		}
 	}
 	old := a.Current().ID
+	now = now.Add(time.Second) // keys made in one microsecond are ordered by id, not age
 	next, err := a.Rotate(ctx, "", 10*time.Minute, store.Event{})
 	if err != nil {
 		t.Fatal(err)

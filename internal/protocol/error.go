@@ -112,7 +112,7 @@ func WriteError(w http.ResponseWriter, err error, log *slog.Logger) {
 	body := struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description,omitempty"`
-	}{e.Code, e.Description}
+	}{e.Code, quote(e.Description)} // RFC 6749 §5.2: printable ASCII but " and \
 	WriteJSON(w, e.Status, body)
 }
 

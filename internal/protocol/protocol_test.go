@@ -56,7 +56,7 @@ func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
 	WriteError(w, ErrInvalidClient.WithChallenge("Basic").WithDescription(`bad "quote"`), nil)
 	if w.Code != 401 || w.Header().Get("WWW-Authenticate") != `Basic realm="gatehouse"` ||
-		w.Body.String() != "{\"error\":\"invalid_client\",\"error_description\":\"bad \\\"quote\\\"\"}\n" {
+		w.Body.String() != "{\"error\":\"invalid_client\",\"error_description\":\"bad 'quote'\"}\n" { // RFC 6749 §5.2 allows no '"'
 		t.Fatalf("%d %q %q", w.Code, w.Header(), w.Body)
 	}
 	w = httptest.NewRecorder()

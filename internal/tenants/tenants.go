@@ -84,8 +84,10 @@ func authModeProblems(s *store.TenantSettings) []string {
 		}
 	}
 	for _, a := range idp.Audiences {
-		if a == "" || len(a) > 512 {
-			bad = append(bad, "idp.audiences must be non-empty strings of at most 512 characters")
+		// No commas or surrounding spaces: the console edits the list as
+		// comma-separated text, and must give back what it was shown.
+		if a == "" || len(a) > 512 || strings.Contains(a, ",") || strings.TrimSpace(a) != a {
+			bad = append(bad, "idp.audiences must be non-empty strings of at most 512 characters, without commas or surrounding spaces")
 			break
 		}
 	}
@@ -108,8 +110,8 @@ func authModeProblems(s *store.TenantSettings) []string {
 func urlProblem(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
-	case err != nil || len(raw) > 2048:
-		return "must be a URL of at most 2048 characters"
+	case err != nil || len(raw) > 2048 || strings.TrimSpace(raw) != raw:
+		return "must be a URL of at most 2048 characters, without surrounding spaces"
 	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
 		return "must be an absolute https URL"
 	case u.User != nil:
