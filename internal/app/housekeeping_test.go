@@ -4,13 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -196,4 +201,59 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 	}
+}
+
+// With --key-rotate-every, the replica holding the housekeeping lock
+// rotates a key older than the interval, publishing the new one ahead;
+// a young key is left alone.
+func TestScheduledKeyRotation(t *testing.T) {
+	db := apptest.SQLite(t)
+	mk := secret.NewMasterKey()
+	// A deployment whose only key is two hours old.
+	s, err := app.OpenStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := secret.ParseMasterKey(mk)
+	sealer, _ := secret.NewSealer(raw)
+	old := &keys.Manager{Store: s, Sealer: sealer, Alg: jose.ES256, Overlap: keys.MaxTokenLifetime,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return time.Now().Add(-2 * time.Hour) }}
+	if err := old.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := old.Current().ID
+	s.Close()
+
+	srv := apptest.Start(t, db, func(c *config.Config) {
+		c.MasterKey, c.KeyRotateEvery, c.KeyPublishAhead, c.PurgeEvery = mk, time.Hour, 10*time.Minute, 100*time.Millisecond
+	})
+	var ks []admin.Key
+	waitFor(t, func() bool {
+		ks, err = srv.Admin.ListKeys(ctx)
+		return err == nil && len(ks) == 2
+	})
+	time.Sleep(500 * time.Millisecond) // more rounds: the new key is young, no third one
+	if ks, _ = srv.Admin.ListKeys(ctx); len(ks) != 2 {
+		t.Fatalf("%d keys after more rounds, want 2: a young key was rotated again", len(ks))
+	}
+	for _, k := range ks {
+		switch {
+		case k.KID == first && !k.Current:
+			t.Errorf("the old key stopped signing before the new one's time")
+		case k.KID != first && (k.Current || k.ActivatesAt.Before(time.Now().Add(9*time.Minute))):
+			t.Errorf("the scheduled key %+v is not published ahead by --key-publish-ahead", k)
+		}
+	}
+	if !hasAudit(t, srv, "key.rotate") {
+		t.Error("no key.rotate event for the scheduled rotation")
+	}
+}
+
+func hasAudit(t *testing.T, s *apptest.Server, action string) bool {
+	t.Helper()
+	evs, err := s.Admin.Audit(ctx, "", admin.AuditQuery{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs.Items) > 0
 }
