@@ -298,13 +298,14 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatehouse_audit_events_dropped_total",
 			Help: "Stand-alone audit events lost to a full buffer or a failed write."}, func() float64 { return float64(rec.Dropped()) }))
 
+	sessions := &websession.Sessions{Keys: a.Keys, Now: a.now, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Ended: a.Auth}
 	pub := http.NewServeMux()
-	(&authserver.Server{
+	(&authserver.Server{Sessions: sessions,
 		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter, OnRevoke: a.Auth.Revoked,
 		UserTokens: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
-	(&console.Handler{Sessions: &websession.Sessions{Keys: a.Keys, Now: a.now, Secure: strings.HasPrefix(cfg.Issuer, "https://")},
+	(&console.Handler{Sessions: sessions,
 		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, OpenAPI: httpapi.OpenAPI(), TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,

@@ -297,6 +297,20 @@ func remember[K comparable, V any](m map[K]V, key K, e V, limit int) map[K]V {
 	return m
 }
 
+// Denied reports whether id (a token's jti, or another id put on the list
+// with Deny) is on this replica's copy of the deny list.
+func (a *Authenticator) Denied(id string) bool { return a.isDenied(id) }
+
+// Deny puts id on the deny list until until, with ev, in the store (every
+// replica has it within --deny-list-refresh) and at once here.
+func (a *Authenticator) Deny(ctx context.Context, id string, until time.Time, ev store.Event) error {
+	if err := a.Store.DenyJTI(ctx, id, until, ev); err != nil {
+		return err
+	}
+	a.addDenied(map[string]time.Time{id: until})
+	return nil
+}
+
 func (a *Authenticator) isDenied(jti string) bool {
 	m := a.denied.Load()
 	if m == nil {

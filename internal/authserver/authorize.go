@@ -320,6 +320,9 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, a *authzReques
 
 // sessions is the browser session shared with the console.
 func (s *Server) sessions() *websession.Sessions {
+	if s.Sessions != nil {
+		return s.Sessions
+	}
 	return &websession.Sessions{Keys: s.Keys, Now: s.Now, Secure: strings.HasPrefix(s.Issuer, "https://")}
 }
 

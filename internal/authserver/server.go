@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/websession"
 )
 
 // Server serves the OAuth endpoints.
@@ -35,6 +36,9 @@ type Server struct {
 	// OnRevoke, when set, hears of every token revoked here, after the
 	// store has it (so the gateway on this replica refuses it at once).
 	OnRevoke func(raw string, c *token.Claims)
+	// Sessions is the browser session shared with the console (nil: one
+	// without server-side sign-out, for tests).
+	Sessions *websession.Sessions
 	// UserTokens, when set, lets introspection answer for a tenant's own
 	// user credentials: its PATs, or its identity provider's tokens.
 	UserTokens UserTokens

@@ -50,8 +50,14 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, t *store.Tenant
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, c *caller) error {
-	h.Sessions.Clear(w)
-	h.Audit.Record(h.event(r, c, "user.logout", "console"))
+	ev := h.event(r, c, "user.logout", "console")
+	recorded, err := h.Sessions.End(w, r, ev)
+	if err != nil {
+		return err
+	}
+	if !recorded {
+		h.Audit.Record(ev)
+	}
 	http.Redirect(w, r, c.path("signin"), http.StatusSeeOther)
 	return nil
 }

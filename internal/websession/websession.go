@@ -3,10 +3,12 @@
 // the console), double-submit CSRF tokens, and the brute-force throttle on
 // sign-in.
 //
-// The session cookie is stateless: tenant, user and expiry, with an HMAC
-// under a key derived from the signing key it names, so every replica can
-// read it and a key rotation does not sign anyone out until the old key is
-// dropped.
+// The session cookie is stateless: tenant, user, a session id and expiry,
+// with an HMAC under a key derived from the signing key it names, so every
+// replica can read it and a key rotation does not sign anyone out until the
+// old key is dropped. Signing out puts the session id on the token deny
+// list until the session would have expired, so a copy of the cookie stops
+// working on every replica too.
 package websession
 
 import (
@@ -21,7 +23,18 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
+
+// DenyList is where ended sessions are kept until they would have expired:
+// the token deny list, durable in the store and in each replica's memory.
+type DenyList interface {
+	// Denied reports whether id is on the list (the replica's copy).
+	Denied(id string) bool
+	// Deny puts id on the list until until, with ev, durably, and at once
+	// in this replica's copy.
+	Deny(ctx context.Context, id string, until time.Time, ev store.Event) error
+}
 
 // Cookie names.
 const (
@@ -38,6 +51,9 @@ type Sessions struct {
 	Now  func() time.Time
 	// Secure marks cookies Secure (an https issuer).
 	Secure bool
+	// Ended holds the sessions signed out before their expiry (nil: a
+	// signed-out cookie's copy stays good until it expires).
+	Ended DenyList
 }
 
 type value struct {
@@ -45,18 +61,37 @@ type value struct {
 	User   string `json:"u"`
 	Exp    int64  `json:"e"`
 	KID    string `json:"k"`
+	SID    string `json:"s"`
 }
 
 // Set signs the user of the tenant in.
 func (s *Sessions) Set(w http.ResponseWriter, tenantID, userID string) {
 	k := s.Keys.Current()
-	body, _ := json.Marshal(value{Tenant: tenantID, User: userID, Exp: s.Now().Add(Lifetime).Unix(), KID: k.ID})
+	body, _ := json.Marshal(value{Tenant: tenantID, User: userID, Exp: s.Now().Add(Lifetime).Unix(), KID: k.ID, SID: RandomToken()})
 	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(k.MAC(append([]byte("session\n"), body...)))
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: v, Path: "/", MaxAge: int(Lifetime / time.Second),
 		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 }
 
-// Clear signs out.
+// End signs out: the session in r's cookie, if any, is ended on every
+// replica, with ev (the sign-out) recorded in the same write, and the
+// cookie cleared. recorded is false when there was no session to end (ev
+// is then the caller's to record).
+func (s *Sessions) End(w http.ResponseWriter, r *http.Request, ev store.Event) (recorded bool, err error) {
+	if v, ok := s.parse(r); ok && v.SID != "" && s.Ended != nil {
+		if err := s.Ended.Deny(r.Context(), sessionPrefix+v.SID, time.Unix(v.Exp, 0), ev); err != nil {
+			return false, err
+		}
+		recorded = true
+	}
+	s.Clear(w)
+	return recorded, nil
+}
+
+// sessionPrefix keeps session ids apart from token ids on the deny list.
+const sessionPrefix = "session:"
+
+// Clear removes the cookie from the browser.
 func (s *Sessions) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Secure,
 		SameSite: http.SameSiteLaxMode})
@@ -64,25 +99,35 @@ func (s *Sessions) Clear(w http.ResponseWriter) {
 
 // User returns the signed-in user of the tenant, or "".
 func (s *Sessions) User(r *http.Request, tenantID string) string {
+	v, ok := s.parse(r)
+	if !ok || v.Tenant != tenantID {
+		return ""
+	}
+	return v.User
+}
+
+// parse returns the session of r's cookie if it is genuine, live and not
+// ended.
+func (s *Sessions) parse(r *http.Request) (value, bool) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil {
-		return ""
+		return value{}, false
 	}
 	b64, sig64, ok := strings.Cut(c.Value, ".")
 	body, err1 := base64.RawURLEncoding.DecodeString(b64)
 	sig, err2 := base64.RawURLEncoding.DecodeString(sig64)
 	var v value
 	if !ok || err1 != nil || err2 != nil || json.Unmarshal(body, &v) != nil {
-		return ""
+		return value{}, false
 	}
 	k, found := s.Keys.Lookup(r.Context(), v.KID)
 	if !found || subtle.ConstantTimeCompare(sig, k.MAC(append([]byte("session\n"), body...))) != 1 {
-		return ""
+		return value{}, false
 	}
-	if v.Tenant != tenantID || s.Now().Unix() >= v.Exp {
-		return ""
+	if s.Now().Unix() >= v.Exp || (s.Ended != nil && v.SID != "" && s.Ended.Denied(sessionPrefix+v.SID)) {
+		return value{}, false
 	}
-	return v.User
+	return v, true
 }
 
 // CSRF returns the token the page's forms carry: the browser's current

@@ -1,6 +1,7 @@
 package websession_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/websession"
 )
 
@@ -81,5 +84,49 @@ func TestCSRF(t *testing.T) {
 	}
 	if !post(tok, tok) || post("", tok) || post(tok, "") || post(tok, websession.RandomToken()) || post("short", "short") {
 		t.Error("CSRFOK must accept exactly a matching cookie and field of full length")
+	}
+}
+
+// Signing out ends the session on every replica: the deny list a second
+// replica reads refuses the cookie once its copy is refreshed, and two
+// sessions of one user are ended separately.
+func TestEndSession(t *testing.T) {
+	s := apptest.Start(t, apptest.SQLite(t), nil)
+	replica := &authn.Authenticator{Store: s.Store, Now: time.Now, Log: s.Log} // another replica's copy of the deny list
+	here := &websession.Sessions{Keys: s.Keys, Now: time.Now, Ended: s.Auth}
+	there := &websession.Sessions{Keys: s.Keys, Now: time.Now, Ended: replica}
+	cookieOf := func() string {
+		rec := httptest.NewRecorder()
+		here.Set(rec, "tn_a", "usr_1")
+		return rec.Result().Cookies()[0].Value
+	}
+	with := func(v string) *http.Request {
+		r := httptest.NewRequest("POST", "/signout", nil)
+		r.AddCookie(&http.Cookie{Name: websession.SessionCookie, Value: v})
+		return r
+	}
+	laptop, phone := cookieOf(), cookieOf()
+	rec := httptest.NewRecorder()
+	recorded, err := here.End(rec, with(laptop), store.Event{Time: time.Now(), Actor: "user:usr_1", Action: "user.logout", Outcome: "success"})
+	if err != nil || !recorded {
+		t.Fatalf("End = %v, %v", recorded, err)
+	}
+	if c := rec.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Fatalf("End did not clear the cookie: %+v", c)
+	}
+	if u := here.User(with(laptop), "tn_a"); u != "" {
+		t.Fatal("the ended session still opens on the replica that ended it")
+	}
+	if err := replica.RefreshDenyList(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if u := there.User(with(laptop), "tn_a"); u != "" {
+		t.Fatal("the ended session still opens on another replica after its deny-list refresh")
+	}
+	if u := there.User(with(phone), "tn_a"); u != "usr_1" {
+		t.Fatal("signing out on one device ended the user's other session")
+	}
+	if recorded, err := here.End(httptest.NewRecorder(), httptest.NewRequest("POST", "/signout", nil), store.Event{}); err != nil || recorded {
+		t.Fatalf("End without a session = %v, %v; want nothing recorded", recorded, err)
 	}
 }
