@@ -797,27 +797,34 @@ func TestSecurityAuthorizationCode(t *testing.T) {
 }
 
 // OWASP: cross-site request forgery and clickjacking on the browser pages.
+// consoleCookies opens a console page with a signed-in browser and returns
+// the page's URL and the browser's CSRF and session cookies.
+func consoleCookies(t *testing.T, c *http.Client, pageURL string) (page *url.URL, csrf, session string) {
+	t.Helper()
+	page, _ = url.Parse(pageURL)
+	resp, err := c.Get(page.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body(t, resp)
+	for _, ck := range c.Jar.Cookies(page) {
+		switch ck.Name {
+		case websession.CSRFCookie:
+			csrf = ck.Value
+		case websession.SessionCookie:
+			session = ck.Value
+		}
+	}
+	return page, csrf, session
+}
+
 func TestSecurityConsole(t *testing.T) {
 	s := apptest.Start(t, apptest.SQLite(t), nil)
 	u := patUser(t, s, "acme", "bob@acme.example")
 
 	t.Run("csrf_on_console_forms", func(t *testing.T) {
 		c := signedInClient(t, s, "bob@acme.example")
-		page, _ := url.Parse(s.URL + "/console/acme/tokens")
-		resp, err := c.Get(page.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body(t, resp)
-		var csrf, session string
-		for _, ck := range c.Jar.Cookies(page) {
-			switch ck.Name {
-			case websession.CSRFCookie:
-				csrf = ck.Value
-			case websession.SessionCookie:
-				session = ck.Value
-			}
-		}
+		page, csrf, session := consoleCookies(t, c, s.URL+"/console/acme/tokens")
 		if csrf == "" || session == "" {
 			t.Fatalf("signed in without a CSRF or session cookie (csrf %t, session %t)", csrf != "", session != "")
 		}
@@ -905,22 +912,8 @@ func TestSecurityConsole(t *testing.T) {
 		// OWASP session management: signing out must end the session on
 		// the server, so that a copied cookie stops working.
 		c := signedInClient(t, s, "bob@acme.example")
-		page, _ := url.Parse(s.URL + "/console/acme/tokens")
-		resp, err := c.Get(page.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body(t, resp)
-		var csrf, session string
-		for _, ck := range c.Jar.Cookies(page) {
-			switch ck.Name {
-			case websession.CSRFCookie:
-				csrf = ck.Value
-			case websession.SessionCookie:
-				session = ck.Value
-			}
-		}
-		resp, err = c.PostForm(s.URL+"/console/acme/signout", url.Values{"csrf": {csrf}})
+		page, csrf, session := consoleCookies(t, c, s.URL+"/console/acme/tokens")
+		resp, err := c.PostForm(s.URL+"/console/acme/signout", url.Values{"csrf": {csrf}})
 		if err != nil {
 			t.Fatal(err)
 		}
