@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -131,6 +133,9 @@ func (s *DB) ListExpiringPATs(ctx context.Context, tenantID string, from, before
 func (s *DB) AddPATUsage(ctx context.Context, usage []store.PATUsage) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	// Rows in one order on every replica: two replicas flushing at once
+	// would otherwise lock them in opposite orders and deadlock.
+	usage = slices.SortedFunc(slices.Values(usage), func(a, b store.PATUsage) int { return strings.Compare(a.ID, b.ID) })
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, u := range usage {
 			if _, err := tx.ExecContext(ctx, `UPDATE pats SET last_used_at = $2, last_used_ip = $3
