@@ -366,14 +366,7 @@ func (f *flow) exchange(t *testing.T) *oauth2.Token {
 // access, checked at request time; deleting the user ends it.
 func TestUserTokensThroughTheGateway(t *testing.T) {
 	up := newUpstream(t)
-	routes := writeRoutes(t, t.TempDir(), `
-routes:
-  - name: submissions
-    prefix: /api/{tenant}/submissions
-    upstream: `+up.URL+`
-    read_scope: submissions:read
-    write_scope: submissions:write
-`)
+	routes := submissionsRoutes(t, up.URL)
 	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) { c.Routes = routes })
 	f := newFlow(t, s)
 	tok := f.exchange(t)

@@ -69,14 +69,7 @@ const secAPI = "/api/acme/submissions"
 func newSecFixture(t *testing.T) *secFixture {
 	t.Helper()
 	up := newUpstream(t)
-	routes := writeRoutes(t, t.TempDir(), `
-routes:
-  - name: submissions
-    prefix: /api/{tenant}/submissions
-    upstream: `+up.URL+`
-    read_scope: submissions:read
-    write_scope: submissions:write
-`)
+	routes := submissionsRoutes(t, up.URL)
 	s := apptest.Start(t, apptest.SQLite(t), func(c *config.Config) { c.Routes = routes })
 	f := newFlow(t, s)
 	b := browser(t)
