@@ -414,8 +414,9 @@ func outageReadPool(t *testing.T, s *apptest.Server) outagePoolStats {
 //
 // While the database is gone, a request that needs it must be answered
 // 503 with a JSON error, at once: nothing may wait for the client's
-// timeout (Gatehouse configures no store timeout of its own, and a reset
-// connection fails in well under any of them). /readyz must say 503. When
+// timeout (a reset connection fails at once; --store-timeout bounds the
+// rest), and a JWT of a client known before the outage keeps working.
+// /readyz must say 503. When
 // the database is back every kind of request must succeed again within a
 // bounded number of attempts without restarting Gatehouse, and once the
 // load stops the goroutine count must be back near its baseline and the

@@ -2,7 +2,7 @@
 // a Gatehouse JWT (verified once, then remembered until it expires), an
 // opaque Gatehouse token (looked up by digest, cached briefly with negative
 // caching), checked against an in-memory copy of the jti deny list that
-// every replica refreshes each second, and against the token's client,
+// every replica refreshes every --deny-list-refresh, and against the token's client,
 // which must still exist; and personal access tokens (gate_pat_…), looked
 // up by digest and cached like opaque tokens, honoured while their user
 // exists and has API access; and API-key session tokens (auth "api_key"),
