@@ -177,8 +177,9 @@ func TestPolicyHeader(t *testing.T) {
 func TestSpoofableHeaders(t *testing.T) {
 	for name, want := range map[string]bool{
 		"X-Gatehouse-Subject": true, "x-gatehouse-tenant": true, "X_Gatehouse_Auth": true, "X-GATEHOUSE_SCOPES": true,
-		"X_Forwarded_For": true, "Forwarded": false, "X-Forwarded-For": false, "Http_Authorization": false,
-		"X_Real_IP": true, "Authorization": false, "X_Custom_Thing": false, "Content-Type": false,
+		"X_Forwarded_For": true, "Forwarded": false, "X-Forwarded-For": true, "X-Forwarded-Prefix": true, "x-forwarded-ssl": true,
+		"Http_Authorization": false,
+		"X_Real_IP":          true, "Authorization": false, "X_Custom_Thing": false, "Content-Type": false,
 	} {
 		if got := spoofable(name); got != want {
 			t.Errorf("spoofable(%q) = %v, want %v", name, got, want)

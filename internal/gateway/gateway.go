@@ -420,16 +420,17 @@ var clientAddressHeaders = []string{"X-Real-Ip", "Forwarded", "True-Client-Ip", 
 	"Fastly-Client-Ip", "X-Cluster-Client-Ip"}
 
 // spoofable reports whether a caller's header could pass for one the
-// gateway vouches for: any X-Gatehouse-* in any letter case, and the
-// underscore spellings of it and of the forwarding headers and
-// Authorization, which CGI-style servers (WSGI, Rack, PHP) fold into the
-// same variable as the real one.
+// gateway vouches for: any X-Gatehouse-* or X-Forwarded-* in any letter
+// case, with '_' for '-' too, and the underscore spellings of Forwarded,
+// X-Real-IP and Authorization, which CGI-style servers (WSGI, Rack, PHP)
+// fold into the same variable as the real one.
 func spoofable(name string) bool {
-	if headerPrefixFold(name, "x-gatehouse-") {
+	// Every X-Forwarded-* (-Port, -Prefix, -Ssl, -Scheme... which upstream
+	// frameworks believe too), not only the three the gateway sets.
+	if headerPrefixFold(name, "x-gatehouse-") || headerPrefixFold(name, "x-forwarded-") {
 		return true
 	}
-	return strings.IndexByte(name, '_') >= 0 && (headerPrefixFold(name, "x-forwarded-") ||
-		len(name) == len("forwarded") && headerPrefixFold(name, "forwarded") ||
+	return strings.IndexByte(name, '_') >= 0 && (len(name) == len("forwarded") && headerPrefixFold(name, "forwarded") ||
 		len(name) == len("authorization") && headerPrefixFold(name, "authorization") ||
 		len(name) == len("x-real-ip") && headerPrefixFold(name, "x-real-ip"))
 }
@@ -534,7 +535,6 @@ func rewrite(pr *httputil.ProxyRequest) {
 		out.URL.RawQuery = q.Encode()
 	}
 	out.Host = "" // the upstream's own host name
-	pr.SetXForwarded()
 
 	h := out.Header
 	h.Del("Authorization")
@@ -546,6 +546,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	for _, k := range clientAddressHeaders {
 		delete(h, k)
 	}
+	pr.SetXForwarded() // after the strip: For, Host and Proto are the gateway's
 	h.Set("X-Real-Ip", f.ip)
 	if f.https {
 		h.Set("X-Forwarded-Proto", "https") // TLS ended at a trusted proxy
