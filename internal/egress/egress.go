@@ -178,10 +178,14 @@ var internal = []netip.Prefix{
 // loopback, private, link-local, multicast, unspecified or reserved.
 // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
 func Public(a netip.Addr) bool {
-	a = a.Unmap()
 	// A zone scopes an address to an interface: local by definition, and
-	// netip.Prefix.Contains is false for any zoned address.
-	if !a.IsValid() || a.Zone() != "" || a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsLinkLocalUnicast() ||
+	// netip.Prefix.Contains is false for any zoned address. (Checked before
+	// Unmap, which drops it.)
+	if a.Zone() != "" {
+		return false
+	}
+	a = a.Unmap()
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsLinkLocalUnicast() ||
 		a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsMulticast() {
 		return false
 	}
