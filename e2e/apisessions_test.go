@@ -108,7 +108,7 @@ func TestAPIKeySessions(t *testing.T) {
 
 		// The session's absolute lifetime.
 		third := login(t, s, key.Key)
-		sqlDB := s.Store.(interface{ SQL() *sql.DB }).SQL()
+		sqlDB := store.Unwrap(s.Store).(interface{ SQL() *sql.DB }).SQL()
 		if _, err := sqlDB.Exec(`UPDATE refresh_families SET expires_at = $1 WHERE api_key_id = $2 AND revoked_at = 0`,
 			time.Now().Add(-time.Second).UnixMicro(), key.ID); err != nil {
 			t.Fatal(err)

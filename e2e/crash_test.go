@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/websession"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -159,7 +160,7 @@ routes:
 	e.jwtC = client(admin.ClientInput{Name: ptr("jwt"), Scopes: &[]string{"submissions:read"}})
 	e.opaqueC = client(admin.ClientInput{Name: ptr("opaque"), Scopes: &[]string{"submissions:read"}, TokenFormat: ptr("opaque")})
 	e.codeC = client(admin.ClientInput{Name: ptr("app"), Grants: &[]string{"authorization_code"}, RedirectURIs: &[]string{appCallback},
-		Scopes: &[]string{"openid", "submissions:read"}})
+		Scopes: &[]string{"openid", "submissions:read", "gatehouse:tokens"}})
 	u, err := p.Admin.CreateUser(ctx, "acme", admin.UserInput{Email: ptr("ada@acme.example"), Name: ptr("Ada"),
 		Password: ptr(userPassword), Roles: &[]string{"program_member"}, APIEnabled: ptr(true)})
 	if err != nil {
@@ -173,9 +174,10 @@ routes:
 	e.keyID, e.apiKey = k.ID, k.Key
 
 	// The self-service API wants a user's own token: an authorization-code
-	// session's makes the first PAT, which makes and revokes the others.
+	// session's with gatehouse:tokens makes the first PAT, which makes and
+	// revokes the others.
 	b := browser(t)
-	r, err := e.authorize(b)
+	r, err := e.authorize(b, "gatehouse:tokens")
 	if err != nil || r.status != 200 {
 		t.Fatalf("authorization code flow: %v %d %s", err, r.status, r.body)
 	}
@@ -280,10 +282,10 @@ func (e *crashEnv) gateway(tok string) int {
 // authorize runs the authorization code flow in the browser b (signing in
 // when it has no session yet) and exchanges the code; the answer is the
 // token endpoint's.
-func (e *crashEnv) authorize(b *http.Client) (crashResp, error) {
+func (e *crashEnv) authorize(b *http.Client, extraScopes ...string) (crashResp, error) {
 	verifier := oauth2.GenerateVerifier()
 	q := url.Values{"response_type": {"code"}, "client_id": {e.codeC.ClientID}, "redirect_uri": {appCallback}, "state": {"s"},
-		"scope": {"openid submissions:read"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+		"scope": {strings.Join(append([]string{"openid", "submissions:read"}, extraScopes...), " ")}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
 	resp, err := b.Get(e.p.URL + "/oauth2/authorize?" + q.Encode())
 	if err != nil {
 		return crashResp{}, err
@@ -626,7 +628,7 @@ func (e *crashEnv) sqlDB() (*sql.DB, func()) {
 	if err != nil {
 		e.t.Fatalf("open the store: %v", err)
 	}
-	return s.(interface{ SQL() *sql.DB }).SQL(), func() { s.Close() }
+	return store.Unwrap(s).(interface{ SQL() *sql.DB }).SQL(), func() { s.Close() }
 }
 
 func (e *crashEnv) count(db *sql.DB, q string, args ...any) int {
@@ -712,7 +714,7 @@ func (e *crashEnv) consistent(when string) {
 			WHERE revoked_at <> 0 AND id NOT IN (SELECT target FROM audit_events WHERE action = 'pat.revoke')`,
 		"PAT rows missing a part": `SELECT COUNT(*) FROM pats WHERE digest = '' OR prefix NOT LIKE 'gate_pat_%' OR created_at = 0`,
 		"JWT revocations (token.revoke events) not on the deny list": `SELECT COUNT(*) FROM audit_events
-			WHERE action = 'token.revoke' AND target <> 'opaque' AND target NOT IN (SELECT jti FROM jti_denylist)`,
+			WHERE action = 'token.revoke' AND target <> 'opaque' AND 'jti:' || target NOT IN (SELECT id FROM revocations)`,
 	} {
 		if n := e.count(db, q); n != 0 {
 			e.t.Errorf("%s: %d %s", when, n, what)
@@ -746,7 +748,7 @@ func (e *crashEnv) consistent(when string) {
 	rows.Close()
 	for _, f := range fams {
 		for _, tok := range f.tokens {
-			if tok.Exp.UnixMicro() > f.revoked && e.count(db, `SELECT COUNT(*) FROM jti_denylist WHERE jti = $1`, tok.JTI) != 1 {
+			if tok.Exp.UnixMicro() > f.revoked && e.count(db, `SELECT COUNT(*) FROM revocations WHERE id = $1`, "jti:"+tok.JTI) != 1 {
 				e.t.Errorf("%s: family %s is revoked but its access token %s is not denied", when, f.id, tok.JTI)
 			}
 		}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -400,7 +401,7 @@ func outageReadPool(t *testing.T, s *apptest.Server) outagePoolStats {
 	t.Helper()
 	// The store is database/sql over pgx's stdlib adapter over a pgxpool:
 	// SQL() is the *sql.DB (promoted from sqlstore.DB), Pool the pgxpool.
-	h, ok := s.Store.(interface{ SQL() *sql.DB })
+	h, ok := store.Unwrap(s.Store).(interface{ SQL() *sql.DB })
 	pg, ok2 := s.Store.(*postgres.DB)
 	if !ok || !ok2 {
 		t.Fatalf("the store is a %T, not the PostgreSQL one", s.Store)

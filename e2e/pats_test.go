@@ -60,7 +60,7 @@ func mintPAT(t *testing.T, s *apptest.Server, u *store.User, expiry string) *pat
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.PATs.Create(ctx, u.TenantID, u.ID, "test", exp, store.Event{Action: "pat.create"})
+	c, err := s.PATs.Create(ctx, u.TenantID, u.ID, "test", exp, nil, store.Event{Action: "pat.create"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +77,22 @@ func sendJSON(t *testing.T, s *apptest.Server, method, path, bearer string, v an
 }
 
 // A user signs in through the authorization code flow, creates tokens for
-// themselves with their session's token, lists and revokes them; the 11th
-// active token is refused with a 409 that names the limit.
+// themselves with their session's token (which carries gatehouse:tokens),
+// lists and revokes them; the 11th active token is refused with a 409 that
+// names the limit.
 func TestPATSelfService(t *testing.T) {
 	apptest.Backends(t, func(t *testing.T, db func(t *testing.T) string) {
 		s := apptest.Start(t, db(t), nil)
 		f := newFlow(t, s)
+		// A delegated token without gatehouse:tokens manages nothing.
+		plain := f.exchange(t).AccessToken
+		for _, r := range []response{sendJSON(t, s, "POST", "/auth/tokens", plain, admin.PersonalTokenInput{Name: "x", Expiry: "7d"}),
+			call(t, s, "GET", "/auth/tokens", plain, nil)} {
+			if r.Status != 403 || r.JSON["error"] != "insufficient_scope" {
+				t.Fatalf("a delegated token without gatehouse:tokens: %d %s", r.Status, r.Body)
+			}
+		}
+		f.conf.Scopes = append(f.conf.Scopes, "gatehouse:tokens")
 		session := f.exchange(t).AccessToken
 
 		r := sendJSON(t, s, "POST", "/auth/tokens", session, admin.PersonalTokenInput{Name: "ci", Expiry: "30d"})
@@ -242,7 +252,7 @@ func TestPATThroughTheGateway(t *testing.T) {
 		if r := call(t, s, "GET", "/api/acme/submissions", old.Token, nil); r.Status != 200 {
 			t.Fatalf("fresh 7d token: %d", r.Status)
 		}
-		sqlDB := s.Store.(interface{ SQL() *sql.DB }).SQL()
+		sqlDB := store.Unwrap(s.Store).(interface{ SQL() *sql.DB }).SQL()
 		if _, err := sqlDB.Exec(`UPDATE pats SET expires_at = $1 WHERE id = $2`, time.Now().Add(-time.Second).UnixMicro(), old.PAT.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
+	gstore "github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/sdk"
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
@@ -522,7 +523,7 @@ func TestSDKAPIKeySession(t *testing.T) {
 
 	// The session's lifetime ends (at least 5 minutes in settings; here by
 	// moving its end): the refresh is refused and it logs in once more.
-	sqlDB := s.Store.(interface{ SQL() *sql.DB }).SQL()
+	sqlDB := gstore.Unwrap(s.Store).(interface{ SQL() *sql.DB }).SQL()
 	if _, err := sqlDB.Exec(`UPDATE refresh_families SET expires_at = $1 WHERE api_key_id = $2 AND revoked_at = 0`,
 		time.Now().Add(-time.Second).UnixMicro(), key.ID); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/webhook"
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
@@ -128,7 +129,7 @@ func TestTenantWebhooks(t *testing.T) {
 			}
 		}
 		waitFor(t, func() bool { return len(rc.of(webhook.TypePATExpiring)) == 1 })
-		sqlDB := s.Store.(interface{ SQL() *sql.DB }).SQL()
+		sqlDB := store.Unwrap(s.Store).(interface{ SQL() *sql.DB }).SQL()
 		if _, err := sqlDB.Exec(`UPDATE pats SET expires_at = $1 WHERE id = $2`, time.Now().Add(12*time.Hour).UnixMicro(), month.PAT.ID); err != nil {
 			t.Fatal(err)
 		}

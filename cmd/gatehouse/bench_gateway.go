@@ -218,7 +218,7 @@ func benchPAT(ctx context.Context, a *benchApp) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	made, err := a.PATs.Create(ctx, t.ID, u.ID, "bench", pats.Expiry{Never: true}, store.Event{})
+	made, err := a.PATs.Create(ctx, t.ID, u.ID, "bench", pats.Expiry{Never: true}, nil, store.Event{})
 	if err != nil {
 		return "", err
 	}

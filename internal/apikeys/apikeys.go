@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // PrefixLen is how much of a key listings show: gate_ak_ and four more
@@ -27,9 +28,11 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 }
 
-// Users finds a tenant's user (ErrNotFound-like for another tenant's).
+// Users finds a tenant's user (ErrNotFound-like for another tenant's), and
+// says whether a grantor may create a credential acting as them.
 type Users interface {
 	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
+	MayActAs(ctx context.Context, g *users.Grantor, u *store.User) error
 }
 
 // InvalidError says what is wrong with a request for a key.
@@ -43,6 +46,11 @@ type Input struct {
 	Name             string
 	UserID, ClientID string
 	ExpiresAt        time.Time // zero: never
+	// By is the tenant's user creating the key (the console); nil is the
+	// operator (the admin API). A user may create a key only for someone
+	// whose roles grant no more than their own, or for a client whose
+	// scopes they hold (users.Grantor).
+	By *users.Grantor
 }
 
 // Service issues, lists and revokes API keys.
@@ -81,14 +89,20 @@ func (s *Service) check(ctx context.Context, t *store.Tenant, in *Input, now tim
 		return &InvalidError{"expires_at must be in the future"}
 	}
 	if in.UserID != "" {
-		_, err := s.Users.Get(ctx, t.ID, in.UserID)
-		return err
+		u, err := s.Users.Get(ctx, t.ID, in.UserID)
+		if err != nil || in.By == nil {
+			return err
+		}
+		return s.Users.MayActAs(ctx, in.By, u)
 	}
 	c, err := s.Store.GetClient(ctx, in.ClientID)
 	if err == nil && c.TenantID != t.ID {
 		err = &store.NotFoundError{Kind: "client", ID: in.ClientID}
 	}
-	return err
+	if err != nil || in.By == nil {
+		return err
+	}
+	return in.By.MayGrantScopes(c.Scopes)
 }
 
 // List returns the tenant's keys, newest first.

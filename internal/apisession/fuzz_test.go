@@ -176,6 +176,6 @@ func sessionFixture(f *testing.F) http.Handler {
 	f.Cleanup(rec.Close)
 	mux := http.NewServeMux()
 	(&apisession.Handler{Store: s.Store, Users: s.Users, Clients: s.Clients, Tokens: s.Tokens, Limiter: s.Limiter, Audit: rec,
-		Revoked: s.Auth.Revoked, Issuer: s.URL, DefaultTTL: time.Hour, Log: log, Now: time.Now}).Mount(mux)
+		Issuer: s.URL, DefaultTTL: time.Hour, Log: log, Now: time.Now}).Mount(mux)
 	return mux
 }

@@ -11,9 +11,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/sessions"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/webhook"
 )
@@ -73,10 +75,16 @@ func (h *Handler) doLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := h.throttle(ctx, k, t, now); err != nil {
 		return err
 	}
-	req, err := h.subject(ctx, k, t)
+	req, scopes, err := h.subject(ctx, k, t)
 	if err != nil {
 		return err
 	}
+	if k.UserID != "" && len(scopes) == 0 {
+		// A session would carry nothing; and an empty scope is how tokens
+		// from before sessions carried their scope read (authn).
+		return protocol.ErrInvalidGrant.WithDescription("the API key's user holds no scopes: ask an administrator for a role")
+	}
+	req.Scope = strings.Join(scopes, " ")
 	f := &store.RefreshFamily{ID: secret.NewID("rf"), APIKeyID: k.ID, TenantID: t.ID, UserID: k.UserID, Scope: req.Scope,
 		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(settingsOf(t).lifetime), Generation: 1, RotatedAt: now}
 	if k.UserID == "" {
@@ -87,7 +95,7 @@ func (h *Handler) doLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f.AccessTokens = issued(nil, m, now)
+	f.AccessTokens = sessions.Issued(nil, m.Claims.ID, m.Claims.ExpiresAt(), now)
 	refresh := secret.New(secret.RefreshToken)
 	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, "api_session.login", f.ID, audit.Success)
 	if err := h.Store.CreateFamily(ctx, f, secret.Hash(refresh).String(), ev); err != nil {
@@ -183,13 +191,11 @@ func (h *Handler) doRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	set := settingsOf(t)
+	policy := sessions.Policy{EarlyRefresh: true, Skew: settingsOf(t).skew}
 	// A cheap first look, decided again under the family's lock: a
 	// premature refresh mints nothing.
-	if f.RevokedAt.IsZero() && now.Before(f.ExpiresAt) && gen == f.Generation {
-		if wait := tooEarly(f, set.skew, now); wait > 0 {
-			return &tooEarlyError{wait}
-		}
+	if d := sessions.Decide(f, gen, now, policy); d.Outcome == sessions.TooEarly {
+		return &tooEarlyError{d.Wait}
 	}
 	k, err := h.Store.GetAPIKey(ctx, f.APIKeyID)
 	if err != nil {
@@ -198,7 +204,21 @@ func (h *Handler) doRefresh(w http.ResponseWriter, r *http.Request) error {
 	if k.Status(now) != store.PATActive {
 		return errBadRefresh
 	}
-	req, err := h.subject(ctx, k, t)
+	req, holder, err := h.subject(ctx, k, t)
+	if err != nil {
+		return err
+	}
+	// At most what the session was granted, as far as its holder has it
+	// now; a session whose holder lost all of it ends.
+	req.Scope, err = sessions.Narrow(f.Scope, "", holder)
+	if errors.Is(err, sessions.ErrScopeLost) {
+		ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, "api_session.logout", f.ID, audit.Success)
+		ev.Detail = map[string]any{"reason": "the key's user or client lost every scope the session was granted"}
+		if _, err := h.Store.RevokeFamilies(ctx, store.FamilyFilter{ID: f.ID}, now, ev); err != nil {
+			return err
+		}
+		return errScopeLost
+	}
 	if err != nil {
 		return err
 	}
@@ -210,30 +230,27 @@ func (h *Handler) doRefresh(w http.ResponseWriter, r *http.Request) error {
 	next := secret.New(secret.RefreshToken)
 	var outcome error
 	_, err = h.Store.UpdateFamilyByToken(ctx, digest, func(f *store.RefreshFamily, gen int64) (string, *store.Event, error) {
-		switch {
-		case !f.RevokedAt.IsZero():
+		d := sessions.Decide(f, gen, now, policy)
+		switch d.Outcome {
+		case sessions.Revoked:
 			outcome = errBadRefresh
-			return "", nil, nil
-		case !now.Before(f.ExpiresAt):
+		case sessions.Ended:
 			outcome = errSessionEnded
-			return "", nil, nil
-		case gen != f.Generation:
-			// Reuse of a rotated token: someone else may hold the
-			// session (RFC 9700 §4.14.2). End it for everyone.
-			f.RevokedAt, f.Replay = now, nil
+		case sessions.Reused:
+			// Someone else may hold the session (RFC 9700 §4.14.2). End
+			// it for everyone.
+			sessions.End(f, now)
 			outcome = errRefreshReused
 			ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, "security.api_session_refresh_reuse", f.ID, audit.Failure)
 			ev.Detail = map[string]any{"presented_generation": gen, "current_generation": f.Generation}
 			return "", &ev, nil
+		case sessions.TooEarly:
+			outcome = &tooEarlyError{d.Wait}
+		case sessions.Rotate:
+			sessions.Advance(f, now, m.Claims.ID, m.Claims.ExpiresAt(), nil)
+			return secret.Hash(next).String(), nil, nil
 		}
-		if wait := tooEarly(f, set.skew, now); wait > 0 {
-			outcome = &tooEarlyError{wait}
-			return "", nil, nil
-		}
-		f.Generation++
-		f.RotatedAt = now
-		f.AccessTokens = issued(f.AccessTokens, m, now)
-		return secret.Hash(next).String(), nil, nil
+		return "", nil, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -264,7 +281,7 @@ func (h *Handler) doLogout(w http.ResponseWriter, r *http.Request) error {
 			return protocol.ErrInvalidRequest.WithChallenge("Bearer").WithDescription("use a Bearer access token")
 		}
 		c, err := h.Tokens.Verify(ctx, cred)
-		if err != nil || c.Auth != "api_key" || c.SessionID == "" {
+		if err != nil || c.Auth != credential.APIKey || c.SessionID == "" {
 			return protocol.ErrInvalidToken.WithChallenge("Bearer").WithDescription("the access token is invalid, expired or not of an API-key session")
 		}
 		filter = store.FamilyFilter{ID: c.SessionID, APIKeyID: strings.TrimPrefix(c.ClientID, authn.APIKeyClientPrefix)}
@@ -273,11 +290,6 @@ func (h *Handler) doLogout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		tenantID = k.TenantID
-		defer func() {
-			if h.Revoked != nil {
-				h.Revoked(cred, c)
-			}
-		}()
 	} else {
 		p, err := body(w, r)
 		if err != nil {

@@ -7,12 +7,12 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -36,6 +36,8 @@ type Store interface {
 type Users interface {
 	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
 	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
+	// Scopes is what the user's roles grant.
+	Scopes(ctx context.Context, u *store.User) ([]string, error)
 }
 
 // Handler serves /auth/login, /auth/refresh and /auth/logout.
@@ -46,9 +48,6 @@ type Handler struct {
 	Tokens  *token.Service
 	Limiter ratelimit.Limiter
 	Audit   *audit.Recorder
-	// Revoked is told of an access token ended through this replica
-	// (authn.Authenticator.Revoked), ahead of the deny-list refresh.
-	Revoked func(raw string, c *token.Claims)
 	// Alert, when set, tells the tenant's webhook of a throttled key
 	// (webhook.Service.Enqueue).
 	Alert      func(ctx context.Context, tenantID, typ, dedupKey string, data any) error
@@ -71,6 +70,7 @@ var (
 	errBadRefresh    = protocol.ErrInvalidGrant.WithDescription("the refresh token is invalid or the session has ended")
 	errSessionEnded  = &protocol.Error{Code: "session_expired", Status: http.StatusBadRequest, Description: "the session reached its lifetime: log in again"}
 	errRefreshReused = protocol.ErrInvalidGrant.WithDescription("the refresh token was already used; the session is ended")
+	errScopeLost     = protocol.ErrInvalidGrant.WithDescription("the API key's user or client no longer holds any of the scopes of this session: log in again")
 )
 
 // tooEarlyError refuses a refresh while the access token is still good.
@@ -107,77 +107,56 @@ func settingsOf(t *store.Tenant) settings {
 }
 
 // subject checks that what the key acts for is still good and returns the
-// token request for it (client id and subject, scope, audience, TTL).
-func (h *Handler) subject(ctx context.Context, k *store.APIKey, t *store.Tenant) (*token.Request, error) {
+// token request for it (client id and subject, audience, TTL) with the
+// scopes its holder has now: a user's roles, or the client's scopes.
+func (h *Handler) subject(ctx context.Context, k *store.APIKey, t *store.Tenant) (*token.Request, []string, error) {
 	req := &token.Request{ClientID: authn.APIKeyClientPrefix + k.ID, TenantID: t.ID, Tenant: t.Name, Orgs: []string{t.Name},
-		Audience: []string{h.Issuer}, Auth: "api_key", Format: store.FormatJWT, TTL: h.DefaultTTL}
+		Audience: []string{h.Issuer}, Auth: credential.APIKey, Format: store.FormatJWT, TTL: h.DefaultTTL}
 	if t.Settings.AccessTokenTTL > 0 {
 		req.TTL = t.Settings.AccessTokenTTL
 	}
 	if k.UserID != "" {
 		u, err := h.Users.Get(ctx, k.TenantID, k.UserID)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, errBadKey
+			return nil, nil, errBadKey
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ok, err := h.Users.HasAPIAccess(ctx, u)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ok {
-			return nil, protocol.ErrInvalidGrant.WithDescription("the API key's user has no API access")
+			return nil, nil, protocol.ErrInvalidGrant.WithDescription("the API key's user has no API access")
+		}
+		scopes, err := h.Users.Scopes(ctx, u)
+		if err != nil {
+			return nil, nil, err
 		}
 		req.Subject = u.ID
-		return req, nil
+		return req, nonNil(scopes), nil
 	}
 	c, err := h.Clients.Get(ctx, k.ClientID)
 	if errors.Is(err, clients.ErrUnknown) {
-		return nil, errBadKey
+		return nil, nil, errBadKey
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	req.Subject, req.Scope, req.TTL = c.Client.ID, strings.Join(c.Client.Scopes, " "), c.TTL(req.TTL)
+	req.Subject, req.TTL = c.Client.ID, c.TTL(req.TTL)
 	if len(c.Client.Audiences) > 0 {
 		req.Audience = slices.Clone(c.Client.Audiences)
 	}
-	return req, nil
+	return req, nonNil(c.Client.Scopes), nil
 }
 
-// currentExpiry is when the session's newest access token expires.
-func currentExpiry(f *store.RefreshFamily) time.Time {
-	var last time.Time
-	for _, t := range f.AccessTokens {
-		if t.ExpiresAt.After(last) {
-			last = t.ExpiresAt
-		}
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{} // holds nothing; nil would restrict nothing
 	}
-	return last
-}
-
-// tooEarly is the wait before the session may refresh, or zero: a refresh
-// is allowed from skew before the current access token expires.
-func tooEarly(f *store.RefreshFamily, skew time.Duration, now time.Time) time.Duration {
-	allowed := currentExpiry(f).Add(-skew)
-	if now.Before(allowed) {
-		return allowed.Sub(now)
-	}
-	return 0
+	return s
 }
 
 // waitSeconds rounds a wait up to whole seconds, at least one.
 func waitSeconds(d time.Duration) int64 { return max(int64(math.Ceil(d.Seconds())), 1) }
-
-// issued adds a freshly minted JWT to the session's live access tokens,
-// dropping those that have expired.
-func issued(list []store.IssuedToken, m *token.Minted, now time.Time) []store.IssuedToken {
-	out := list[:0:0]
-	for _, t := range list {
-		if t.ExpiresAt.After(now) {
-			out = append(out, t)
-		}
-	}
-	return append(out, store.IssuedToken{JTI: m.Claims.ID, ExpiresAt: m.Claims.ExpiresAt()})
-}

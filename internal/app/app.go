@@ -114,12 +114,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	cfg = a.Config
-	if a.Store, err = OpenStore(ctx, cfg.DB); err != nil {
+	raw, err := OpenStore(ctx, cfg.DB)
+	if err != nil {
 		return nil, err
 	}
-	if t, ok := a.Store.(interface{ SetTimeout(time.Duration) }); ok {
+	if t, ok := raw.(interface{ SetTimeout(time.Duration) }); ok {
 		t.SetTimeout(cfg.StoreTimeout)
 	}
+	// Every service writes through the watched store, so that whatever
+	// takes authority away from a credential reaches this replica's
+	// authenticator at once (authn.Watch); its other fields are set below.
+	a.Auth = &authn.Authenticator{Store: raw, Log: log, Now: a.now, CacheTTL: cfg.DenyListRefresh}
+	a.Store = a.Auth.Watch(raw)
 	sealer, err := a.sealer()
 	if err != nil {
 		return nil, err
@@ -144,9 +150,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.APIKeys = &apikeys.Service{Store: a.Store, Users: a.Users, Now: a.now}
 	a.Webhooks = &webhook.Service{Store: a.Store, Client: a.Egress, Now: a.now, Log: log,
 		Secret: func(tenantID string) []byte { return a.masterKey.Derive("webhook " + tenantID) }}
-	a.Auth = &authn.Authenticator{Tokens: a.Tokens, Clients: a.Clients, Store: a.Store, Users: a.Users, Log: log, Now: a.now,
-		CacheTTL: cfg.DenyListRefresh, PATs: a.Store, PATUsed: a.PATs.RecordUse, APIKeys: a.Store, Tenants: a.Store, IdP: a.IdP}
-	a.PATs.Revoked = a.Auth.ForgetDigest
+	a.Auth.Tokens, a.Auth.Clients, a.Auth.Users, a.Auth.IdP = a.Tokens, a.Clients, a.Users, a.IdP
+	a.Auth.PATs, a.Auth.PATUsed, a.Auth.APIKeys, a.Auth.Tenants = a.Store, a.PATs.RecordUse, a.Store, a.Store
 	if err := a.Auth.RefreshDenyList(ctx); err != nil {
 		return nil, fmt.Errorf("deny list: %w", err)
 	}
@@ -301,15 +306,15 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	sessions := &websession.Sessions{Keys: a.Keys, Now: a.now, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Ended: a.Auth}
 	pub := http.NewServeMux()
 	(&authserver.Server{Sessions: sessions,
-		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter, OnRevoke: a.Auth.Revoked,
-		UserTokens: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
+		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter,
+		Auth: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	(&console.Handler{Sessions: sessions,
-		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, OpenAPI: httpapi.OpenAPI(), TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
+		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, OpenAPI: httpapi.OpenAPI(), RouteGrants: a.Gateway.TenantGrants, TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
 	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
-		Revoked: a.Auth.Revoked, Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
+		Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
 	a.mountHealth(pub)
 	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
@@ -321,7 +326,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 
 	adm := http.NewServeMux()
 	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
-		APIKeys: a.APIKeys, SignLink: a.Gateway.SignLink, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
+		APIKeys: a.APIKeys, SignLink: a.Gateway.SignLink, RouteGrants: a.Gateway.TenantGrants, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)
 	adminHandler := httpx.Chain(adm, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "admin"), log),

@@ -24,7 +24,7 @@ import (
 var ctx = context.Background()
 
 // purgedTables are the tables housekeeping keeps bounded.
-var purgedTables = []string{"opaque_tokens", "jti_denylist", "auth_codes", "refresh_families", "refresh_tokens"}
+var purgedTables = []string{"opaque_tokens", "revocations", "auth_codes", "refresh_families", "refresh_tokens"}
 
 // expiring writes rows the way constant traffic does, each one short-lived:
 // an opaque token, a revoked JWT's deny-list entry, an authorization code,
@@ -45,7 +45,7 @@ func (e *expiring) add(t *testing.T, life time.Duration) {
 		Subject: "s", IssuedAt: now, ExpiresAt: now.Add(life)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.s.DenyJTI(ctx, id, now.Add(life), store.Event{Time: now, Actor: "test", Action: "token.revoke", Outcome: "success"}); err != nil {
+	if err := e.s.Deny(ctx, map[string]time.Time{"jti:" + id: now.Add(life)}, store.Event{Time: now, Actor: "test", Action: "token.revoke", Outcome: "success"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.s.CreateAuthCode(ctx, &store.AuthCode{Digest: id, ClientID: e.clientID, TenantID: e.tenantID, UserID: "u",
@@ -76,7 +76,7 @@ func counts(t *testing.T, db *sql.DB) map[string]int {
 
 func sqlDB(t *testing.T, s store.Store) *sql.DB {
 	t.Helper()
-	h, ok := s.(interface{ SQL() *sql.DB })
+	h, ok := store.Unwrap(s).(interface{ SQL() *sql.DB })
 	if !ok {
 		t.Fatalf("%T has no SQL handle", s)
 	}

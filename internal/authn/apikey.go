@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -15,81 +14,69 @@ import (
 // client_id claim is this prefix and the API key's id.
 const APIKeyClientPrefix = "ak:"
 
-// APIKeys is what authn needs to resolve API-key session tokens.
-type APIKeys interface {
-	GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
-}
-
-type apiKeyEntry struct {
-	key   *store.APIKey
-	err   error
-	until time.Time
-}
-
-// authenticateAPIKey resolves a verified token with auth "api_key": the
-// key (looked up by id, cached for CacheTTL) must not be revoked, and
-// its user must exist and have API access now, or its client must still
-// exist. Ending a session denies its access tokens' jtis, which the
-// caller has checked.
-func (a *Authenticator) authenticateAPIKey(ctx context.Context, c *token.Claims, now time.Time) (*Principal, error) {
+// apiKeyToken resolves an API-key session's access token: the key must
+// be live; bound to a user, the token acts with its scopes as far as the
+// user's roles still grant them; bound to a client, as far as the client
+// still has them. The session (sid) was checked against the deny list.
+func (a *Authenticator) apiKeyToken(ctx context.Context, c *token.Claims, now time.Time) (*Principal, error) {
 	id, ok := strings.CutPrefix(c.ClientID, APIKeyClientPrefix)
 	if !ok || a.APIKeys == nil {
 		return nil, ErrInvalid
 	}
-	k, err := a.apiKeyLookup(ctx, id, now)
+	k, err := a.apiKey(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
-	if !k.RevokedAt.IsZero() {
+	switch k.Status(now) {
+	case store.PATRevoked:
 		return nil, ErrRevoked
+	case store.PATExpired:
+		return nil, invalid("the API key expired")
 	}
-	p := &Principal{Tenant: c.Tenant, Audience: c.Audience, Auth: c.Auth, Expiry: c.ExpiresAt(), RateKey: "apikey:" + k.ID}
-	if k.UserID != "" {
-		scopes, err := a.userAccess(ctx, k.TenantID, k.UserID, now)
+	if k.ClientID != "" {
+		owner, err := a.client(ctx, k.ClientID)
 		if err != nil {
 			return nil, err
 		}
-		p.Subject, p.Scopes = k.UserID, scopes
+		p := a.forClient(c, owner)
+		p.APIKeyID, p.RateKey = k.ID, "apikey:"+k.ID
 		return p, nil
 	}
-	owner, err := a.Clients.Get(ctx, k.ClientID)
-	if errors.Is(err, clients.ErrUnknown) {
-		return nil, ErrInvalid
-	}
+	t, err := a.tenant(ctx, "id:", k.TenantID, now)
 	if err != nil {
 		return nil, err
 	}
-	p.Subject, p.ClientID, p.Tenant, p.Scopes, p.client = k.ClientID, k.ClientID, owner.Tenant.Name, c.Scopes(), owner
-	return p, nil
+	h, err := a.user(ctx, k.TenantID, k.UserID, now)
+	if err != nil {
+		return nil, err
+	}
+	scopes := c.Scopes()
+	if c.Scope == "" {
+		// A session token from before sessions carried their scope: it
+		// acted with the user's roles, as it still may (logins now refuse
+		// a user whose roles grant nothing, so an empty scope is never
+		// minted).
+		scopes = h.scopes
+	}
+	return &Principal{Kind: c.Auth, Subject: h.user.ID, UserID: h.user.ID, APIKeyID: k.ID, TokenID: c.ID, SessionID: c.SessionID,
+		Tenant: t.Name, TenantID: t.ID, Orgs: []string{t.Name}, Scopes: Intersect(scopes, h.scopes), Audience: c.Audience,
+		Limits: limits(h.user.RateLimits, t.Settings.RateLimits), RateKey: "apikey:" + k.ID,
+		Expiry: c.ExpiresAt(), IssuedAt: c.IssuedAt.Time()}, nil
 }
 
-func (a *Authenticator) apiKeyLookup(ctx context.Context, id string, now time.Time) (*store.APIKey, error) {
-	a.mu.RLock()
-	e, ok := a.apiKeys[id]
-	a.mu.RUnlock()
-	if ok && now.Before(e.until) {
-		return e.key, e.err
+// apiKey finds a key by id, or remembers having done so (CacheTTL).
+func (a *Authenticator) apiKey(ctx context.Context, id string, now time.Time) (*store.APIKey, error) {
+	if k, err, ok := a.apiKeys.Get(id, now); ok {
+		return k, err
 	}
-	e = &apiKeyEntry{until: now.Add(a.CacheTTL)}
 	k, err := a.APIKeys.GetAPIKey(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		e.err = ErrInvalid
+		a.apiKeys.Fail(id, ErrInvalid, now.Add(a.CacheTTL))
+		return nil, ErrInvalid
 	case err != nil:
 		return nil, err
-	default:
-		e.key = k
 	}
-	a.mu.Lock()
-	a.apiKeys = remember(a.apiKeys, id, e, maxVerified)
-	a.mu.Unlock()
-	return e.key, e.err
-}
-
-// ForgetAPIKey drops the cached lookup of an API key, so that its
-// revocation through this replica is honoured at once.
-func (a *Authenticator) ForgetAPIKey(id string) {
-	a.mu.Lock()
-	delete(a.apiKeys, id)
-	a.mu.Unlock()
+	a.apiKeys.Put(id, k, now.Add(a.CacheTTL))
+	return k, nil
 }

@@ -1,15 +1,3 @@
-// Package authn turns a bearer credential into a Principal for the gateway:
-// a Gatehouse JWT (verified once, then remembered until it expires), an
-// opaque Gatehouse token (looked up by digest, cached briefly with negative
-// caching), checked against an in-memory copy of the jti deny list that
-// every replica refreshes every --deny-list-refresh, and against the token's client,
-// which must still exist; and personal access tokens (gate_pat_…), looked
-// up by digest and cached like opaque tokens, honoured while their user
-// exists and has API access; and API-key session tokens (auth "api_key"),
-// honoured while their key is not revoked and its user or client is good;
-// and access tokens from a tenant's own identity provider (tenants in
-// user_auth_mode oauth, whose PATs are refused meanwhile), mapped to a user
-// by the login they name.
 package authn
 
 import (
@@ -17,85 +5,27 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/cache"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/federation"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
 
-// Principal is who is calling.
-type Principal struct {
-	Subject  string
-	ClientID string
-	Tenant   string // the home tenant
-	Scopes   []string
-	Audience []string
-	Auth     string    // client_credentials, authorization_code, pat, …
-	Expiry   time.Time // zero: a PAT that never expires
-	// PATID is the personal access token's id when Auth is "pat".
-	PATID string
-	// Username, Issuer and IssuedAt describe an IdP token (Auth "idp"):
-	// the login it names and who issued it.
-	Username string
-	Issuer   string
-	IssuedAt time.Time
-	// RateKey names the budget the caller draws from (per integration for
-	// client tokens).
-	RateKey string
-	client  *clients.Resolved
-}
-
-// Covers reports whether the principal may act on the named tenant, by the
-// client's current grants (case-sensitive).
-func (p *Principal) Covers(tenant string) bool {
-	if p.client == nil {
-		return tenant == p.Tenant
-	}
-	return p.client.Covers(tenant)
-}
-
-// Budgets returns the principal's gateway budgets: its client's, else its
-// tenant's, else def's.
-func (p *Principal) Budgets(def store.RateLimits) store.RateLimits {
-	if p.client == nil {
-		return def
-	}
-	return p.client.Budgets(def)
-}
-
-// HasScope reports whether the principal holds scope.
-func (p *Principal) HasScope(scope string) bool {
-	for _, s := range p.Scopes {
-		if s == scope {
-			return true
-		}
-	}
-	return false
-}
-
-// Failure reasons; their text is safe to send in error_description.
-var (
-	ErrExpired = errors.New("the access token expired")
-	ErrInvalid = errors.New("the access token is invalid")
-	ErrRevoked = errors.New("the access token was revoked")
-	// ErrNoAPIAccess: the token is good but the user it acts for has no
-	// API access now (it works again if access is given back).
-	ErrNoAPIAccess = errors.New("the user the access token acts for has no API access")
-)
-
-// Users is what authn needs of the users domain: user tokens are honoured
-// only while their user exists and has API access.
+// Users is what authn needs of the users domain: what a user may do now.
 type Users interface {
 	Get(ctx context.Context, tenantID, userID string) (*store.User, error)
 	// GetByEmail finds a user by login (an IdP token names it).
 	GetByEmail(ctx context.Context, tenantID, email string) (*store.User, error)
 	HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
-	// Scopes is what the user's roles grant (a PAT acts with them).
+	// Scopes is what the user's roles grant.
 	Scopes(ctx context.Context, u *store.User) ([]string, error)
 }
 
@@ -104,69 +34,83 @@ type PATs interface {
 	GetPATByDigest(ctx context.Context, digest string) (*store.PAT, error)
 }
 
-// Authenticator resolves bearer tokens.
+// APIKeys is what authn needs to resolve API-key session tokens.
+type APIKeys interface {
+	GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
+}
+
+// Tenants is what authn needs to read tenants' modes, budgets and IdP
+// settings.
+type Tenants interface {
+	GetTenant(ctx context.Context, name string) (*store.Tenant, error)
+	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
+}
+
+// IdPVerifier verifies a token from a tenant's identity provider (a
+// *federation.Verifier).
+type IdPVerifier interface {
+	Verify(ctx context.Context, raw string, t *store.Tenant) (*federation.Identity, error)
+}
+
+// Authenticator resolves bearer credentials to principals.
 type Authenticator struct {
 	Tokens  *token.Service
 	Clients *clients.Service
+	// Store holds the deny list.
 	Store   store.Tokens
-	Users   Users       // nil: no user tokens
+	Users   Users       // nil: no user credentials
 	PATs    PATs        // nil: no personal access tokens
 	APIKeys APIKeys     // nil: no API-key sessions
-	Tenants Tenants     // nil: no PATs or IdP tokens
+	Tenants Tenants     // nil: no PATs, IdP tokens or user-bound API keys
 	IdP     IdPVerifier // nil: no IdP tokens
 	// PATUsed, when set, is told of each accepted PAT with the caller's IP
 	// (batched by the pats service).
 	PATUsed func(id, ip string, at time.Time)
 	Log     *slog.Logger
 	Now     func() time.Time
-	// CacheTTL bounds how long an opaque-token lookup is trusted.
+	// CacheTTL bounds how long a lookup of what a holder may do (a user's
+	// access and roles, a PAT, an API key, a tenant) and a failed check are
+	// trusted: changes made on another replica are honoured within it.
 	CacheTTL time.Duration
 
-	mu             sync.RWMutex
-	access         map[string]accessEntry  // tenant/user → API access, briefly
-	verified       map[[32]byte]*entry     // token digest → claims of a good token
-	failed         map[[32]byte]*entry     // token digest → why a well-formed token failed
-	pats           map[string]*patEntry    // PAT digest (hex) → the token
-	patsFailed     map[string]*patEntry    // PAT digest (hex) → why it failed
-	apiKeys        map[string]*apiKeyEntry // API key id → the key, briefly
-	tenants        map[string]tenantEntry  // "id:…" or "name:…" → the tenant, briefly
-	tenantsMissing map[string]tenantEntry  // the same, for names of no tenant
-	idp            map[[32]byte]*idpEntry  // token digest → a verified IdP token
-	idpFailed      map[[32]byte]*idpEntry  // token digest → why an IdP token failed
-	denied         atomic.Pointer[map[string]time.Time]
+	once     sync.Once
+	verdicts *cache.Cache[[32]byte, *token.Claims] // token digest → claims of a good token, or why not
+	users    *cache.Cache[string, *holder]         // tenant/user id → what the user may do, or why nothing
+	pats     *cache.Cache[string, *store.PAT]      // PAT digest (hex) → the token
+	apiKeys  *cache.Cache[string, *store.APIKey]   // API key id → the key
+	tenants  *cache.Cache[string, *store.Tenant]   // "id:…" or "name:…" → the tenant
+	idp      *cache.Cache[[32]byte, *idpEntry]     // token digest → a verified IdP token, or why not
 
+	denied      revocation.List
 	refreshMu   sync.Mutex // one refresh at a time
 	lastFull    time.Time  // when the whole list was last loaded
 	lastRefresh time.Time
+	lastSweep   time.Time // when expired entries were last dropped
 }
 
-// The deny list is loaded whole every fullReload (dropping expired
-// entries), and in between only what was denied since the last load, less
-// an overlap that absorbs clock skew between replicas and transactions that
-// commit late.
+// Cache bounds. Good verdicts can only come from credentials Gatehouse
+// issued; failures from anyone, so they have a smaller cache of their own
+// and can never push good verdicts out.
 const (
-	fullReload = time.Minute
-	overlap    = 10 * time.Second
+	maxGood   = 100_000
+	maxFailed = 10_000
 )
 
-type entry struct {
-	claims *token.Claims
-	err    error
-	until  time.Time // trust the entry until then
+func (a *Authenticator) init() {
+	a.once.Do(func() {
+		a.verdicts = cache.New[[32]byte, *token.Claims](maxGood, maxFailed, a.Now)
+		a.users = cache.New[string, *holder](maxGood, maxFailed, a.Now)
+		a.pats = cache.New[string, *store.PAT](maxGood, maxFailed, a.Now)
+		a.apiKeys = cache.New[string, *store.APIKey](maxGood, maxFailed, a.Now)
+		a.tenants = cache.New[string, *store.Tenant](maxFailed, maxFailed, a.Now)
+		a.idp = cache.New[[32]byte, *idpEntry](maxGood, maxFailed, a.Now)
+	})
 }
-
-// Cache bounds. Good verdicts can only come from tokens Gatehouse issued;
-// failures from anyone, so they have a smaller cache of their own and can
-// never push good verdicts out. A full cache drops a random tenth.
-const (
-	maxVerified = 100_000
-	maxFailed   = 10_000
-)
 
 // Authenticate resolves a bearer token that is not bound to a route's
-// tenant. The error is ErrExpired, ErrInvalid or ErrRevoked for a bad
-// token (possibly wrapped with a reason); anything else is an internal
-// failure.
+// tenant. The error is ErrExpired, ErrInvalid, ErrRevoked or
+// ErrNoAPIAccess for a bad credential (possibly wrapped with a reason);
+// anything else is a failure to check it.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
 	return a.AuthenticateFor(ctx, raw, "")
 }
@@ -175,6 +119,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 // tenant ("" for none), which tells whose identity provider an IdP token
 // is from.
 func (a *Authenticator) AuthenticateFor(ctx context.Context, raw, tenant string) (*Principal, error) {
+	a.init()
 	now := a.Now()
 	if strings.HasPrefix(raw, patPrefix) {
 		return a.authenticatePAT(ctx, raw, now)
@@ -189,62 +134,110 @@ func (a *Authenticator) AuthenticateFor(ctx context.Context, raw, tenant string)
 	if !now.Before(c.ExpiresAt()) {
 		return nil, ErrExpired
 	}
-	if c.ID != "" && a.isDenied(c.ID) {
+	// One deny list for every kind: the token itself, and the family it
+	// was minted from.
+	if a.denied.Has(revocation.Token, c.ID) || a.denied.Has(revocation.Family, c.SessionID) {
 		return nil, ErrRevoked
 	}
-	if c.Auth == "api_key" {
-		return a.authenticateAPIKey(ctx, c, now)
+	switch c.Auth {
+	case credential.ClientCredentials:
+		return a.clientToken(ctx, c)
+	case credential.AuthorizationCode:
+		return a.codeToken(ctx, c, now)
+	case credential.APIKey:
+		return a.apiKeyToken(ctx, c, now)
 	}
-	owner, err := a.Clients.Get(ctx, c.ClientID)
-	if errors.Is(err, clients.ErrUnknown) {
-		return nil, ErrInvalid // the client was deleted: its tokens die with it
-	}
+	return nil, ErrInvalid // a kind this version does not know
+}
+
+// clientToken is a client acting for itself: what the token says, as far
+// as the client may still do it.
+func (a *Authenticator) clientToken(ctx context.Context, c *token.Claims) (*Principal, error) {
+	owner, err := a.client(ctx, c.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	if c.Auth == "authorization_code" {
-		if _, err := a.userAccess(ctx, owner.Tenant.ID, c.Subject, now); err != nil {
-			return nil, err
-		}
+	p := a.forClient(c, owner)
+	p.RateKey = "client:" + owner.Client.ID
+	return p, nil
+}
+
+// forClient is the principal of a client's own token: its scopes and
+// audiences as far as the client still has them, covering the tenants it
+// is granted now, with its budgets.
+func (a *Authenticator) forClient(c *token.Claims, owner *clients.Resolved) *Principal {
+	return &Principal{Kind: c.Auth, Subject: owner.Client.ID, ClientID: owner.Client.ID, TokenID: c.ID, SessionID: c.SessionID,
+		Tenant: owner.Tenant.Name, TenantID: owner.Tenant.ID, Orgs: slices.Clone(owner.Orgs),
+		Scopes: Intersect(c.Scopes(), owner.Client.Scopes), Audience: a.audience(c, owner),
+		Limits: owner.Budgets(store.RateLimits{}), Expiry: c.ExpiresAt(), IssuedAt: c.IssuedAt.Time()}
+}
+
+// audience is the token's audience as far as the client still has it (a
+// client without audiences mints tokens for the issuer).
+func (a *Authenticator) audience(c *token.Claims, owner *clients.Resolved) []string {
+	have := owner.Client.Audiences
+	if len(have) == 0 {
+		have = []string{a.Tokens.Issuer}
 	}
-	return &Principal{Subject: c.Subject, ClientID: c.ClientID, Tenant: owner.Tenant.Name, Scopes: c.Scopes(), Audience: c.Audience,
-		Auth: c.Auth, Expiry: c.ExpiresAt(), RateKey: "client:" + c.ClientID, client: owner}, nil
+	return Intersect(c.Audience, have)
+}
+
+// codeToken is a client acting for the user who authorized it: what the
+// token says, as far as the client may still ask for it and the user's
+// roles still grant it, on the user's own tenant only.
+func (a *Authenticator) codeToken(ctx context.Context, c *token.Claims, now time.Time) (*Principal, error) {
+	owner, err := a.client(ctx, c.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	h, err := a.user(ctx, owner.Tenant.ID, c.Subject, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Kind: c.Auth, Subject: h.user.ID, UserID: h.user.ID, ClientID: owner.Client.ID, TokenID: c.ID,
+		SessionID: c.SessionID, Tenant: owner.Tenant.Name, TenantID: owner.Tenant.ID, Orgs: []string{owner.Tenant.Name},
+		Scopes: Intersect(c.Scopes(), owner.Client.Scopes, Grantable(h.scopes)), Audience: a.audience(c, owner),
+		Limits: owner.Budgets(store.RateLimits{}), RateKey: "client:" + owner.Client.ID,
+		Expiry: c.ExpiresAt(), IssuedAt: c.IssuedAt.Time()}, nil
+}
+
+// client is the token's client now: a deleted client's tokens die with it.
+func (a *Authenticator) client(ctx context.Context, id string) (*clients.Resolved, error) {
+	owner, err := a.Clients.Get(ctx, id)
+	if errors.Is(err, clients.ErrUnknown) {
+		return nil, ErrInvalid
+	}
+	return owner, err
 }
 
 // claims verifies a token, or remembers having done so: a JWT's verdict
-// holds until it expires (revocation is checked separately, each time); an
-// opaque token's for CacheTTL.
+// holds until it expires, and so does an opaque token's (its row does not
+// change; revocation is the deny list's, checked on every request), except
+// an opaque token from before tokens carried a jti, trusted for CacheTTL.
+// Failures are remembered for CacheTTL.
 func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (*token.Claims, error) {
 	key := sha256.Sum256([]byte(raw))
-	a.mu.RLock()
-	e := a.verified[key]
-	foreign := false
-	if e == nil {
-		e = a.failed[key]
-		_, foreign = a.idp[key]
+	if c, err, ok := a.verdicts.Get(key, now); ok {
+		return c, err
 	}
-	a.mu.RUnlock()
-	if e != nil && now.Before(e.until) {
-		return e.claims, e.err
-	}
-	if foreign { // an IdP token seen before: its own cache has the verdict
-		return nil, errForeign
+	if _, _, ok := a.idp.Get(key, now); ok {
+		return nil, errForeign // an IdP token seen before: its own cache has the verdict
 	}
 	opaque := strings.HasPrefix(raw, "gate_")
 	if !opaque && a.IdP != nil {
 		if iss, _, ok := federation.Peek(raw); ok && iss != "" && iss != a.Tokens.Issuer {
-			return nil, errForeign // not remembered here: IdP verdicts have their own cache
+			return nil, errForeign
 		}
 	}
-	var c *token.Claims
-	var err error
-	if opaque {
-		c, err = a.Tokens.Verify(ctx, raw) // includes the revoked flag
-	} else {
-		c, err = a.Tokens.VerifyJWT(ctx, raw)
-	}
+	c, err := a.Tokens.Verify(ctx, raw)
 	switch {
 	case err == nil:
+		until := c.ExpiresAt()
+		if opaque && c.ID == "" {
+			until = now.Add(a.CacheTTL)
+		}
+		a.verdicts.Put(key, c, until)
+		return c, nil
 	case errors.Is(err, token.ErrMalformed):
 		return nil, ErrInvalid // cheap to tell again: not worth a cache slot
 	case errors.Is(err, token.ErrExpired):
@@ -254,198 +247,16 @@ func (a *Authenticator) claims(ctx context.Context, raw string, now time.Time) (
 	case errors.Is(err, token.ErrSignature), errors.Is(err, token.ErrClaims):
 		err = ErrInvalid
 	default:
-		return nil, err // store trouble: not cached
+		return nil, err // store trouble: not a verdict
 	}
-	e = &entry{claims: c, err: err, until: now.Add(a.CacheTTL)}
-	if err == nil && !opaque {
-		e.until = c.ExpiresAt()
-	}
-	a.mu.Lock()
-	rememberVerdict(&a.verified, &a.failed, key, e, err == nil)
-	a.mu.Unlock()
-	return c, err
+	a.verdicts.Fail(key, err, now.Add(a.CacheTTL))
+	return nil, err
 }
 
-// rememberVerdict stores e in good, or, when it records a failure, in
-// failed: failures come from anyone, so they have a smaller map of their
-// own and can never push good verdicts out. Call with a.mu held.
-func rememberVerdict[K comparable, V any](good, failed *map[K]V, key K, e V, ok bool) {
-	if ok {
-		*good = remember(*good, key, e, maxVerified)
-	} else {
-		*failed = remember(*failed, key, e, maxFailed)
-	}
-}
+type inspecting struct{}
 
-// remember stores e under key in m (made if nil), first dropping a random
-// tenth of the entries when m is full. Call with a.mu held.
-func remember[K comparable, V any](m map[K]V, key K, e V, limit int) map[K]V {
-	if m == nil {
-		m = make(map[K]V)
-	}
-	if len(m) >= limit {
-		drop := limit / 10
-		for k := range m { // map order is random
-			if drop == 0 {
-				break
-			}
-			delete(m, k)
-			drop--
-		}
-	}
-	m[key] = e
-	return m
-}
-
-// Denied reports whether id (a token's jti, or another id put on the list
-// with Deny) is on this replica's copy of the deny list.
-func (a *Authenticator) Denied(id string) bool { return a.isDenied(id) }
-
-// Deny puts id on the deny list until until, with ev, in the store (every
-// replica has it within --deny-list-refresh) and at once here.
-func (a *Authenticator) Deny(ctx context.Context, id string, until time.Time, ev store.Event) error {
-	if err := a.Store.DenyJTI(ctx, id, until, ev); err != nil {
-		return err
-	}
-	a.addDenied(map[string]time.Time{id: until})
-	return nil
-}
-
-func (a *Authenticator) isDenied(jti string) bool {
-	m := a.denied.Load()
-	if m == nil {
-		return false
-	}
-	_, ok := (*m)[jti]
-	return ok
-}
-
-// RefreshDenyList brings the in-memory deny list up to date with the
-// store. Run calls it every interval, so a revocation on any replica is
-// honoured everywhere within that interval (plus one query).
-func (a *Authenticator) RefreshDenyList(ctx context.Context) error {
-	a.refreshMu.Lock()
-	defer a.refreshMu.Unlock()
-	now := a.Now()
-	if a.denied.Load() == nil || now.Sub(a.lastFull) >= fullReload {
-		m, err := a.Store.DeniedJTIs(ctx, now, time.Time{})
-		if err != nil {
-			return err
-		}
-		// Revocations this replica heard of while the query ran are in m
-		// (the store was written first) or will be in the next load.
-		a.denied.Store(&m)
-		a.lastFull, a.lastRefresh = now, now
-		return nil
-	}
-	fresh, err := a.Store.DeniedJTIs(ctx, now, a.lastRefresh.Add(-overlap))
-	if err != nil {
-		return err
-	}
-	a.lastRefresh = now
-	a.addDenied(fresh)
-	return nil
-}
-
-// addDenied merges entries into the deny list, copying it only when
-// something is new.
-func (a *Authenticator) addDenied(entries map[string]time.Time) {
-	for {
-		old := a.denied.Load()
-		var m map[string]time.Time
-		for jti, until := range entries {
-			if old != nil {
-				if _, ok := (*old)[jti]; ok {
-					continue
-				}
-			}
-			if m == nil {
-				m = make(map[string]time.Time, len(entries))
-				if old != nil {
-					for k, v := range *old {
-						m[k] = v
-					}
-				}
-			}
-			m[jti] = until
-		}
-		if m == nil || a.denied.CompareAndSwap(old, &m) {
-			return
-		}
-	}
-}
-
-// Run refreshes the deny list every interval until ctx ends.
-func (a *Authenticator) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.RefreshDenyList(ctx); err != nil && ctx.Err() == nil {
-				a.Log.Warn("deny list refresh failed", "err", err)
-			}
-		}
-	}
-}
-
-// Revoked records a revocation made through this replica (raw is the
-// token, c its claims) at once, ahead of the next refresh: a JWT's jti joins
-// the deny list, and any cached verdict on the token is forgotten.
-func (a *Authenticator) Revoked(raw string, c *token.Claims) {
-	if c != nil && c.ID != "" {
-		a.addDenied(map[string]time.Time{c.ID: c.ExpiresAt()})
-	}
-	key := sha256.Sum256([]byte(raw))
-	a.mu.Lock()
-	delete(a.verified, key)
-	delete(a.failed, key)
-	a.mu.Unlock()
-}
-
-type accessEntry struct {
-	err    error    // nil: has access
-	scopes []string // what the user's roles grant, when err is nil
-	until  time.Time
-}
-
-// userAccess checks, at request time, that the user a token acts for still
-// exists and has API access, and returns the scopes the user's roles
-// grant; the answer is kept for CacheTTL.
-func (a *Authenticator) userAccess(ctx context.Context, tenantID, userID string, now time.Time) ([]string, error) {
-	if a.Users == nil {
-		return nil, ErrInvalid
-	}
-	key := tenantID + "/" + userID
-	a.mu.RLock()
-	e, ok := a.access[key]
-	a.mu.RUnlock()
-	if ok && now.Before(e.until) {
-		return e.scopes, e.err
-	}
-	var verdict error
-	var scopes []string
-	u, err := a.Users.Get(ctx, tenantID, userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		verdict = ErrInvalid // the user was deleted: their tokens die with them
-	case err != nil:
-		return nil, err
-	default:
-		ok, err := a.Users.HasAPIAccess(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			verdict = ErrNoAPIAccess
-		} else if scopes, err = a.Users.Scopes(ctx, u); err != nil {
-			return nil, err
-		}
-	}
-	a.mu.Lock()
-	a.access = remember(a.access, key, accessEntry{err: verdict, scopes: scopes, until: now.Add(a.CacheTTL)}, maxVerified)
-	a.mu.Unlock()
-	return scopes, verdict
+// Inspecting marks ctx as a check of a credential on someone else's behalf
+// (introspection): a PAT checked so is not recorded as used.
+func Inspecting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inspecting{}, true)
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -27,6 +29,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 
 type fixture struct {
 	s     *apptest.Server
+	raw   store.Store // the app's store, unwatched: what another replica writes
 	a     *authn.Authenticator
 	clock *clock
 	tn    *store.Tenant
@@ -49,13 +52,13 @@ func newFixture(t testing.TB) *fixture {
 	clk := &clock{now: time.Now()}
 	a := &authn.Authenticator{Tokens: s.Tokens, Clients: s.Clients, Store: s.Store,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now, CacheTTL: time.Second}
-	return &fixture{s: s, a: a, clock: clk, tn: tn, c: c}
+	return &fixture{s: s, raw: s.Store, a: a, clock: clk, tn: tn, c: c}
 }
 
 func (f *fixture) mint(t testing.TB, format string) *token.Minted {
 	t.Helper()
 	m, err := f.s.Tokens.Mint(context.Background(), token.Request{ClientID: f.c.ID, TenantID: f.tn.ID, Tenant: "acme",
-		Orgs: []string{"acme"}, Subject: f.c.ID, Audience: []string{f.s.URL}, Scope: "read", Auth: "client_credentials",
+		Orgs: []string{"acme"}, Subject: f.c.ID, Audience: []string{f.s.URL}, Scope: "read", Auth: credential.ClientCredentials,
 		TTL: time.Hour, Format: format})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +73,7 @@ func TestPrincipal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Subject != f.c.ID || p.ClientID != f.c.ID || p.Tenant != "acme" || !p.HasScope("read") || p.HasScope("write") ||
-		p.Auth != "client_credentials" || p.RateKey != "client:"+f.c.ID || !p.Covers("acme") || p.Covers("Acme") {
+		p.Kind != credential.ClientCredentials || p.RateKey != "client:"+f.c.ID || !p.Covers("acme") || p.Covers("Acme") {
 		t.Errorf("principal %+v", p)
 	}
 }
@@ -97,12 +100,11 @@ func TestDenyList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Revoked through this replica (the store first, then the hook, as the
-	// revocation endpoint does): refused at once, cache or not.
-	if err := f.s.Store.DenyJTI(ctx, mine.Claims.ID, mine.Claims.ExpiresAt(), store.Event{Action: "token.revoke"}); err != nil {
+	// Revoked through this replica (its watched store, as every surface
+	// writes): refused at once, cache or not.
+	if err := f.a.Watch(f.s.Store).Deny(ctx, deny(mine), store.Event{Action: "token.revoke"}); err != nil {
 		t.Fatal(err)
 	}
-	f.a.Revoked(mine.Token, &mine.Claims)
 	if _, err := f.a.Authenticate(ctx, mine.Token); !errors.Is(err, authn.ErrRevoked) {
 		t.Errorf("revoked here: %v", err)
 	}
@@ -112,7 +114,7 @@ func TestDenyList(t *testing.T) {
 	if err := f.a.RefreshDenyList(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Store.DenyJTI(ctx, theirs.Claims.ID, theirs.Claims.ExpiresAt(), store.Event{Action: "token.revoke"}); err != nil {
+	if err := f.raw.Deny(ctx, deny(theirs), store.Event{Action: "token.revoke"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.a.Authenticate(ctx, theirs.Token); err != nil {
@@ -137,42 +139,88 @@ func TestDenyList(t *testing.T) {
 	}
 }
 
-func TestOpaqueTokensCachedBriefly(t *testing.T) {
+// Opaque tokens are checked against the same deny list as JWTs: revoked
+// on another replica, refused after the next refresh; revoked here, at
+// once; their rows are read once.
+func TestOpaqueTokensShareTheDenyList(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
+	if err := f.a.RefreshDenyList(ctx); err != nil {
+		t.Fatal(err)
+	}
 	m := f.mint(t, store.FormatOpaque)
+	if m.Claims.ID == "" {
+		t.Fatal("an opaque token has no jti")
+	}
 	if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Store.RevokeOpaqueToken(ctx, secret.Hash(m.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
+	if err := f.raw.RevokeOpaqueToken(ctx, secret.Hash(m.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
-		t.Errorf("within the cache TTL the cached verdict stands: %v", err)
+		t.Errorf("before the refresh this replica cannot know: %v", err)
 	}
-	f.clock.Add(time.Second)
+	if err := f.a.RefreshDenyList(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.a.Authenticate(ctx, m.Token); !errors.Is(err, authn.ErrRevoked) {
-		t.Errorf("after the cache TTL: %v, want ErrRevoked", err)
+		t.Errorf("after the refresh: %v, want ErrRevoked", err)
 	}
-	// Revoked through this replica: forgotten at once.
+	// Revoked through this replica: refused at once.
 	other := f.mint(t, store.FormatOpaque)
 	if _, err := f.a.Authenticate(ctx, other.Token); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.Store.RevokeOpaqueToken(ctx, secret.Hash(other.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
+	if err := f.a.Watch(f.raw).RevokeOpaqueToken(ctx, secret.Hash(other.Token).String(), store.Event{Action: "token.revoke"}); err != nil {
 		t.Fatal(err)
 	}
-	f.a.Revoked(other.Token, &other.Claims)
 	if _, err := f.a.Authenticate(ctx, other.Token); !errors.Is(err, authn.ErrRevoked) {
-		t.Errorf("revoked here, within the cache TTL: %v, want ErrRevoked", err)
+		t.Errorf("revoked here: %v, want ErrRevoked", err)
 	}
-	// Unknown tokens are remembered as unknown for as long.
+	// Unknown tokens are remembered as unknown.
 	junk := secret.New(secret.AccessToken)
 	for range 3 {
 		if _, err := f.a.Authenticate(ctx, junk); !errors.Is(err, authn.ErrInvalid) {
 			t.Errorf("unknown opaque token: %v", err)
 		}
 	}
+}
+
+// Revoking a family denies every token minted from it, by its sid, of
+// either format, on this replica at once.
+func TestFamilyRevocationReachesEveryFormat(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.a.RefreshDenyList(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var toks []*token.Minted
+	for _, format := range []string{store.FormatJWT, store.FormatOpaque} {
+		m, err := f.s.Tokens.Mint(ctx, token.Request{ClientID: f.c.ID, TenantID: f.tn.ID, Tenant: "acme", Orgs: []string{"acme"},
+			Subject: f.c.ID, Audience: []string{f.s.URL}, Scope: "read", Auth: credential.ClientCredentials, TTL: time.Hour,
+			Format: format, SessionID: "rf_family"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, m)
+		if _, err := f.a.Authenticate(ctx, m.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.a.Watch(f.raw).Deny(ctx, map[string]time.Time{revocation.ID(revocation.Family, "rf_family"): time.Now().Add(time.Hour)},
+		store.Event{Action: "oauth.family_revoke"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range toks {
+		if _, err := f.a.Authenticate(ctx, m.Token); !errors.Is(err, authn.ErrRevoked) {
+			t.Errorf("%s token of a revoked family: %v, want ErrRevoked", m.Claims.Format, err)
+		}
+	}
+}
+
+func deny(m *token.Minted) map[string]time.Time {
+	return map[string]time.Time{revocation.ID(revocation.Token, m.Claims.ID): m.Claims.ExpiresAt()}
 }
 
 func TestDeletedClientsTokensDie(t *testing.T) {

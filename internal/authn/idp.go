@@ -8,22 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
 )
-
-// IdPVerifier verifies a token from a tenant's identity provider (a
-// *federation.Verifier).
-type IdPVerifier interface {
-	Verify(ctx context.Context, raw string, t *store.Tenant) (*federation.Identity, error)
-}
-
-// Tenants is what authn needs to read tenants' modes and IdP settings.
-type Tenants interface {
-	GetTenant(ctx context.Context, name string) (*store.Tenant, error)
-	GetTenantByID(ctx context.Context, id string) (*store.Tenant, error)
-}
 
 // errForeign: a JWT some other issuer signed (a tenant's IdP, perhaps).
 var errForeign = errors.New("authn: not a Gatehouse token")
@@ -39,20 +28,19 @@ var (
 )
 
 // idpEntry is a verified IdP token for one tenant (at one version of its
-// settings), or why it failed.
+// settings).
 type idpEntry struct {
 	tenant  string // the tenant's name
 	version time.Time
 	id      *federation.Identity
 	userID  string
-	err     error
-	until   time.Time
 }
 
 // authenticateIdP resolves a token from the identity provider of the
 // tenant named by the route (tenant) or, failing that, by the token's own
 // <namespace>/tenant claim. The tenant must be in oauth mode; the login
-// the token names must be a user of it with API access.
+// the token names must be a user of it with API access, whose roles are
+// the token's scopes.
 func (a *Authenticator) authenticateIdP(ctx context.Context, raw, tenant string, now time.Time) (*Principal, error) {
 	if a.IdP == nil {
 		return nil, ErrInvalid
@@ -85,12 +73,13 @@ func (a *Authenticator) authenticateIdP(ctx context.Context, raw, tenant string,
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := a.userAccess(ctx, t.ID, e.userID, now)
+	h, err := a.user(ctx, t.ID, e.userID, now)
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Subject: e.userID, Tenant: t.Name, Scopes: scopes, Audience: e.id.Audience, Auth: "idp",
-		Expiry: e.id.Expiry, RateKey: "user:" + e.userID, Username: e.id.Email, Issuer: e.id.Issuer, IssuedAt: e.id.IssuedAt}, nil
+	return &Principal{Kind: credential.IdP, Subject: e.userID, UserID: e.userID, Tenant: t.Name, TenantID: t.ID,
+		Orgs: []string{t.Name}, Scopes: h.scopes, Audience: e.id.Audience, Limits: limits(h.user.RateLimits, t.Settings.RateLimits),
+		RateKey: "user:" + e.userID, Expiry: e.id.Expiry, IssuedAt: e.id.IssuedAt, Username: e.id.Email, Issuer: e.id.Issuer, Unbounded: true}, nil
 }
 
 // idpVerdict verifies the token for t and maps it to a user, or remembers
@@ -99,46 +88,55 @@ func (a *Authenticator) authenticateIdP(ctx context.Context, raw, tenant string,
 // CacheTTL; either only while t's settings are unchanged.
 func (a *Authenticator) idpVerdict(ctx context.Context, raw string, t *store.Tenant, now time.Time) (*idpEntry, error) {
 	key := sha256.Sum256([]byte(raw))
-	a.mu.RLock()
-	e := a.idp[key]
-	if e == nil {
-		e = a.idpFailed[key]
-	}
-	a.mu.RUnlock()
-	if e != nil && now.Before(e.until) && e.tenant == t.Name && e.version.Equal(t.UpdatedAt) {
-		if e.err != nil {
-			return nil, e.err
+	e, err, ok := a.idp.Get(key, now)
+	if ok && err != nil {
+		var stale *idpRefusal
+		if errors.As(err, &stale) && stale.tenant == t.Name && stale.version.Equal(t.UpdatedAt) {
+			return nil, stale.err
 		}
-		return e, nil // until is no later than the token's expiry
+	} else if ok && e.tenant == t.Name && e.version.Equal(t.UpdatedAt) {
+		return e, nil // fresh only until the token's expiry
 	}
-	e = &idpEntry{tenant: t.Name, version: t.UpdatedAt, until: now.Add(a.CacheTTL)}
 	id, err := a.IdP.Verify(ctx, raw, t)
 	var r *federation.Refusal
 	switch {
 	case errors.Is(err, federation.ErrExpired):
 		return nil, ErrExpired // not worth a cache slot
 	case errors.As(err, &r):
-		e.err = invalid(r.Error())
+		return nil, a.idpRefuse(key, t, invalid(r.Error()), now)
 	case err != nil:
 		return nil, err // the IdP could not be reached: not a verdict
-	default:
-		u, err := a.Users.GetByEmail(ctx, t.ID, id.Email)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			e.err = errNoUser
-		case err != nil:
-			return nil, err
-		default:
-			e.id, e.userID, e.until = id, u.ID, now.Add(time.Minute)
-			if id.Expiry.Before(e.until) {
-				e.until = id.Expiry
-			}
-		}
 	}
-	a.mu.Lock()
-	rememberVerdict(&a.idp, &a.idpFailed, key, e, e.err == nil)
-	a.mu.Unlock()
-	return e, e.err
+	u, err := a.Users.GetByEmail(ctx, t.ID, id.Email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, a.idpRefuse(key, t, errNoUser, now)
+	case err != nil:
+		return nil, err
+	}
+	e = &idpEntry{tenant: t.Name, version: t.UpdatedAt, id: id, userID: u.ID}
+	until := now.Add(time.Minute)
+	if id.Expiry.Before(until) {
+		until = id.Expiry
+	}
+	a.idp.Put(key, e, until)
+	return e, nil
+}
+
+// idpRefusal is a remembered refusal of an IdP token by one tenant's
+// settings.
+type idpRefusal struct {
+	tenant  string
+	version time.Time
+	err     error
+}
+
+func (r *idpRefusal) Error() string { return r.err.Error() }
+func (r *idpRefusal) Unwrap() error { return r.err }
+
+func (a *Authenticator) idpRefuse(key [32]byte, t *store.Tenant, err error, now time.Time) error {
+	a.idp.Fail(key, &idpRefusal{tenant: t.Name, version: t.UpdatedAt, err: err}, now.Add(a.CacheTTL))
+	return err
 }
 
 // claimedTenant is the value of the token's */tenant claim, unverified:
@@ -159,52 +157,4 @@ func claimedTenant(raw string) string {
 		}
 	}
 	return found
-}
-
-type tenantEntry struct {
-	t     *store.Tenant
-	err   error
-	until time.Time
-}
-
-// tenant reads a tenant by "id:" or "name:", remembering it for CacheTTL
-// (so a mode switch on any replica is honoured within it). An unknown
-// tenant is ErrInvalid.
-func (a *Authenticator) tenant(ctx context.Context, by, v string, now time.Time) (*store.Tenant, error) {
-	if a.Tenants == nil {
-		return nil, ErrInvalid
-	}
-	key := by + v
-	a.mu.RLock()
-	e, ok := a.tenants[key]
-	if !ok {
-		e, ok = a.tenantsMissing[key]
-	}
-	a.mu.RUnlock()
-	if ok && now.Before(e.until) {
-		return e.t, e.err
-	}
-	e = tenantEntry{until: now.Add(a.CacheTTL)}
-	var err error
-	if by == "id:" {
-		e.t, err = a.Tenants.GetTenantByID(ctx, v)
-	} else {
-		e.t, err = a.Tenants.GetTenant(ctx, v)
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		e.t, e.err = nil, ErrInvalid
-	case err != nil:
-		return nil, err
-	}
-	// Names that match no tenant come from anyone: kept apart, so that they
-	// cannot push real tenants out.
-	a.mu.Lock()
-	if e.err == nil {
-		a.tenants = remember(a.tenants, key, e, maxFailed)
-	} else {
-		a.tenantsMissing = remember(a.tenantsMissing, key, e, maxFailed)
-	}
-	a.mu.Unlock()
-	return e.t, e.err
 }

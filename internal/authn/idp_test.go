@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/federation/idptest"
@@ -64,7 +65,7 @@ func TestIdPTokenVerdictsAreCachedPerTenantAndSettings(t *testing.T) {
 	tok := idpToken(map[string]any{"iss": "https://idp.example"})
 
 	p, err := f.a.AuthenticateFor(ctx, tok, "acme")
-	if err != nil || p.Subject != u.ID || p.Auth != "idp" || p.Tenant != "acme" || p.Username != "ADA@acme.example" ||
+	if err != nil || p.Subject != u.ID || p.Kind != credential.IdP || p.Tenant != "acme" || p.Username != "ADA@acme.example" ||
 		p.RateKey != "user:"+u.ID || !p.HasScope("submissions:read") {
 		t.Fatalf("principal %+v, %v", p, err)
 	}

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -93,7 +95,13 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 	}
 	requested := strings.Fields(q.Get("scope"))
 	if len(requested) == 0 {
-		requested = c.Client.Scopes
+		// Every scope the client registered, but gatehouse:tokens, which
+		// is only ever granted when asked for by name.
+		for _, sc := range c.Client.Scopes {
+			if sc != credential.ScopeTokens {
+				requested = append(requested, sc)
+			}
+		}
 	}
 	for _, sc := range requested {
 		if !slices.Contains(c.Client.Scopes, sc) {
@@ -210,13 +218,13 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, a *authzReq
 	if s.notOwner(w, r, a, uid) {
 		return
 	}
-	u, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
+	u, _, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
 	if perr != nil {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
 		return
 	}
 	s.render(w, r, http.StatusOK, "consent", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name,
-		Params: a.params(), Scopes: a.scope, Email: u.Email})
+		Params: a.params(), Scopes: describe(a.scope), Email: u.Email})
 }
 
 func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
@@ -230,26 +238,15 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user denied the request"})
 		return
 	}
-	u, perr := s.apiUser(ctx, a.client.Tenant.ID, uid)
+	u, have, perr := s.apiUser(ctx, a.client.Tenant.ID, uid)
 	if perr != nil {
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
 		return
 	}
-	// A user token carries what both the client may ask for and the user's
-	// roles grant.
-	have, err := s.Users.Scopes(ctx, u)
-	if err != nil {
-		s.render(w, r, http.StatusInternalServerError, "error", pageData{Message: "Something went wrong. Try again."})
-		s.Log.Error("authorize: user scopes", "err", err)
-		return
-	}
-	var scope []string
-	for _, sc := range a.scope {
-		if slices.Contains(have, sc) || isOIDCScope(sc) {
-			scope = append(scope, sc)
-		}
-	}
-	apiScope := func(sc string) bool { return !isOIDCScope(sc) }
+	// A user token carries what both the client may ask for and the user
+	// may grant: their roles' scopes and Gatehouse's own.
+	scope := authn.Intersect(a.scope, authn.Grantable(have))
+	apiScope := func(sc string) bool { return !credential.Own(sc) }
 	if slices.ContainsFunc(a.scope, apiScope) && !slices.ContainsFunc(scope, apiScope) {
 		s.redirectError(w, r, a, protocol.ErrInvalidScope.WithDescription("the user's roles grant none of the requested scopes"))
 		return
@@ -257,7 +254,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 	code := websession.RandomToken()
 	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
 	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
-	err = s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
+	err := s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
 		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: redirectParam(a), Scope: strings.Join(scope, " "), Nonce: a.nonce,
 		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)}, ev)
 	if err != nil {
@@ -329,7 +326,7 @@ func (s *Server) sessions() *websession.Sessions {
 // pageData is what the templates show.
 type pageData struct {
 	Client, Tenant, Email, Error, Message string
-	Scopes                                []string
+	Scopes                                []scopeLine
 	Params                                url.Values
 	CSRF, Nonce                           string
 }
@@ -367,9 +364,32 @@ button.secondary{background:#e3e6ee;color:#1d2330} .error{color:#a11;background:
 <button type="submit">Sign in</button></form></main></body></html>{{end}}
 {{define "consent"}}{{template "head" .}}
 <h1>Authorize {{.Client}}</h1><p>Signed in as {{.Email}} ({{.Tenant}}). <strong>{{.Client}}</strong> asks to:</p>
-<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<ul>{{range .Scopes}}<li>{{if .Words}}{{.Words}} {{end}}<code>{{.Name}}</code>{{if .Warning}}<br><strong>{{.Warning}}</strong>{{end}}</li>{{end}}</ul>
 <form method="post" action="/oauth2/authorize">{{template "hidden" .}}<input type="hidden" name="action" value="consent">
 <button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>
 </main></body></html>{{end}}
 {{define "error"}}{{template "head" .}}<h1>Cannot continue</h1><p class="error" role="alert">{{.Message}}</p></main></body></html>{{end}}
 `))
+
+// scopeLine is a scope as the consent page shows it: in words where
+// Gatehouse defines the scope, with a warning where granting it hands over
+// more than API calls.
+type scopeLine struct{ Name, Words, Warning string }
+
+// ownScopeWords describe the scopes Gatehouse defines.
+var ownScopeWords = map[string]scopeLine{
+	credential.ScopeOpenID:  {Words: "Know who you are (your user id)."},
+	credential.ScopeEmail:   {Words: "See your email address."},
+	credential.ScopeProfile: {Words: "See your name."},
+	credential.ScopeTokens: {Words: "Create, list and revoke your personal access tokens.",
+		Warning: "A token it creates has the access this application asks for here, and keeps working after you remove the application, until it expires or you revoke it."},
+}
+
+func describe(scopes []string) []scopeLine {
+	out := make([]scopeLine, len(scopes))
+	for i, sc := range scopes {
+		out[i] = ownScopeWords[sc]
+		out[i].Name = sc
+	}
+	return out
+}

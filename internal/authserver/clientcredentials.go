@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -24,7 +25,7 @@ func (s *Server) clientCredentials(_ context.Context, c *clients.Resolved, p pro
 	}
 	return &token.Request{
 		ClientID: c.Client.ID, TenantID: c.Tenant.ID, Tenant: c.Tenant.Name, Orgs: slices.Clone(c.Orgs), Subject: c.Client.ID,
-		Audience: aud, Scope: scope, Auth: "client_credentials", TTL: c.TTL(s.DefaultTTL), Format: c.Client.TokenFormat,
+		Audience: aud, Scope: scope, Auth: credential.ClientCredentials, TTL: c.TTL(s.DefaultTTL), Format: c.Client.TokenFormat,
 	}, nil, nil
 }
 
@@ -37,7 +38,7 @@ func grantedScope(c *clients.Resolved, requested string) (string, *protocol.Erro
 	}
 	var out []string
 	for _, sc := range strings.Fields(requested) {
-		if !clients.ValidScopeToken(sc) {
+		if !credential.ValidScope(sc) {
 			return "", protocol.ErrInvalidScope.WithDescription("malformed scope")
 		}
 		if !slices.Contains(c.Client.Scopes, sc) {

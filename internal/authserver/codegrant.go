@@ -8,13 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/sessions"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -66,16 +68,25 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 	if !pkceMatches(verifier, ac.Challenge) {
 		return nil, nil, protocol.ErrInvalidGrant.WithDescription("code_verifier does not match the code_challenge (RFC 7636)")
 	}
-	u, perr := s.apiUser(ctx, ac.TenantID, ac.UserID)
+	u, userScopes, perr := s.apiUser(ctx, ac.TenantID, ac.UserID)
 	if perr != nil {
 		return nil, nil, perr
 	}
-	req := s.userTokenRequest(c, u, ac.Scope)
+	// What was consented, as far as the client and the user's roles still
+	// allow it now (a role may have gone in the code's minute).
+	scope, err := sessions.Narrow(ac.Scope, "", c.Client.Scopes, authn.Grantable(userScopes))
+	if err != nil {
+		return nil, nil, errScopeLost
+	}
+	// The family's id is the sid of every token minted from it, so that
+	// ending the family denies them all.
+	famID := secret.NewID("rf")
+	req := s.userTokenRequest(c, u, scope, famID)
 	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
 		rt := secret.New(secret.RefreshToken)
-		fam := &store.RefreshFamily{ID: secret.NewID("rf"), ClientID: c.Client.ID, TenantID: c.Tenant.ID, UserID: u.ID,
+		fam := &store.RefreshFamily{ID: famID, ClientID: c.Client.ID, TenantID: c.Tenant.ID, UserID: u.ID,
 			Scope: ac.Scope, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.familyLifetime(c.Tenant)),
-			Generation: 1, RotatedAt: now, AccessTokens: issued(nil, m, now)}
+			Generation: 1, RotatedAt: now, AccessTokens: sessions.Issued(nil, m.Claims.ID, m.Claims.ExpiresAt(), now)}
 		ev := audit.New(ctx, now, c.Tenant.ID, "user:"+u.ID, "oauth.code_redeem", c.Client.ID, audit.Success)
 		reuse := audit.New(ctx, now, c.Tenant.ID, "client:"+c.Client.ID, "oauth.code_reuse", c.Client.ID, audit.Failure)
 		reuse.Detail = map[string]any{"user": u.ID, "action": "revoked the tokens issued for the code"}
@@ -88,7 +99,7 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 			return protocol.AsError(err, s.Log)
 		}
 		resp.RefreshToken = rt
-		id, err := s.idToken(c.Client.ID, c.Tenant.Name, u, ac.Scope, ac.Nonce, ac.AuthTime, m)
+		id, err := s.idToken(c.Client.ID, c.Tenant.Name, u, scope, ac.Nonce, ac.AuthTime, m)
 		if err != nil {
 			return protocol.AsError(err, s.Log)
 		}
@@ -98,12 +109,20 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 	return req, finish, nil
 }
 
+// errScopeLost ends a session whose user (or client) no longer holds any
+// of the scopes it was granted.
+var errScopeLost = protocol.ErrInvalidGrant.WithDescription(
+	"the user or the client no longer holds any of the scopes this authorization granted: authorize again")
+
 // refreshToken is the refresh_token grant (RFC 6749 §6) with rotation
-// (RFC 9700 §4.14.2): the presented token must be its family's current one;
-// the family moves on one generation and the client gets a new pair. A
-// token presented again after its rotation revokes the family, except a
-// retry of the immediately previous token within the grace window, which
-// gets the very same pair again.
+// (RFC 9700 §4.14.2), decided by sessions.Decide: the presented token must
+// be its family's current one; the family moves on one generation and the
+// client gets a new pair. A token presented again after its rotation
+// revokes the family, except a retry of the immediately previous token
+// within the grace window, which gets the very same pair again. The new
+// access token carries at most what the family was granted, as far as the
+// client and the user's roles allow it now (sessions.Narrow); a family
+// whose holder lost every scope it was granted ends.
 func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protocol.Params) (*token.Request, finisher, *protocol.Error) {
 	raw := p.Get("refresh_token")
 	if raw == "" {
@@ -123,64 +142,61 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 		return nil, nil, protocol.AsError(err, s.Log)
 	}
 	// RFC 6749 §6: the token was issued to the authenticated client.
-	if f.ClientID != c.Client.ID {
+	if f.ClientID != c.Client.ID || f.APIKeyID != "" {
 		return nil, nil, errBadRefresh
 	}
-	scope := f.Scope
-	if want := p.Get("scope"); want != "" { // RFC 6749 §6: narrower only
-		have := strings.Fields(f.Scope)
-		for _, sc := range strings.Fields(want) {
-			if !slices.Contains(have, sc) {
-				return nil, nil, protocol.ErrInvalidScope.WithDescription("scope " + truncate(sc, 64) + " was not granted by the user")
-			}
-		}
-		scope = strings.Join(strings.Fields(want), " ")
-	}
-	u, perr := s.apiUser(ctx, f.TenantID, f.UserID)
+	u, userScopes, perr := s.apiUser(ctx, f.TenantID, f.UserID)
 	if perr != nil {
 		return nil, nil, perr
 	}
-	req := s.userTokenRequest(c, u, scope)
+	scope, err := sessions.Narrow(f.Scope, p.Get("scope"), c.Client.Scopes, authn.Grantable(userScopes))
+	var wider *sessions.ErrWider
+	switch {
+	case errors.As(err, &wider): // RFC 6749 §6: narrower only
+		return nil, nil, protocol.ErrInvalidScope.WithDescription("scope " + truncate(wider.Scope, 64) + " was not granted by the user")
+	case errors.Is(err, sessions.ErrScopeLost):
+		return nil, nil, s.endLostFamily(ctx, f, c)
+	}
+	req := s.userTokenRequest(c, u, scope, f.ID)
 	finish := func(ctx context.Context, m *token.Minted, resp *tokenResponse) *protocol.Error {
 		now := s.Now()
 		next := secret.New(secret.RefreshToken)
-		grace := s.refreshGrace(c.Tenant)
+		policy := sessions.Policy{Grace: s.refreshGrace(c.Tenant)}
 		var outcome *protocol.Error
 		var replay *tokenResponse
 		_, err := s.Store.UpdateFamilyByToken(ctx, digest, func(f *store.RefreshFamily, gen int64) (string, *store.Event, error) {
-			switch {
-			case !f.RevokedAt.IsZero():
-				outcome = errBadRefresh
-				return "", nil, nil
-			case !now.Before(f.ExpiresAt):
-				outcome = protocol.ErrInvalidGrant.WithDescription("the session ended: authorize again")
-				return "", nil, nil
-			case gen == f.Generation:
-				f.Generation++
-				f.RotatedAt = now
-				f.AccessTokens = issued(f.AccessTokens, m, now)
-				f.Replay = nil
-				if grace > 0 {
-					out := *resp
-					out.RefreshToken = next
-					f.Replay = s.Sealer.Seal(mustJSON(out), []byte(f.ID))
-				}
-				return secret.Hash(next).String(), nil, nil
-			case gen == f.Generation-1 && grace > 0 && now.Before(f.RotatedAt.Add(grace)) && f.Replay != nil:
+			d := sessions.Decide(f, gen, now, policy)
+			if d.Outcome == sessions.Replay {
 				// A retry of a response that was lost: the same pair again.
 				if b, err := s.Sealer.Open(f.Replay, []byte(f.ID)); err == nil && json.Unmarshal(b, &replay) == nil {
 					return "", nil, nil
 				}
-				fallthrough
-			default:
-				// Reuse of a rotated token: someone else may hold the
-				// family (RFC 9700 §4.14.2). End it for everyone.
-				f.RevokedAt, f.Replay = now, nil
+				d.Outcome = sessions.Reused
+			}
+			switch d.Outcome {
+			case sessions.Revoked:
+				outcome = errBadRefresh
+			case sessions.Ended:
+				outcome = protocol.ErrInvalidGrant.WithDescription("the session ended: authorize again")
+			case sessions.Reused:
+				// Someone else may hold the family (RFC 9700 §4.14.2): end
+				// it for everyone.
+				sessions.End(f, now)
 				outcome = protocol.ErrInvalidGrant.WithDescription("the refresh token was already used; the session is revoked")
 				ev := audit.New(ctx, now, f.TenantID, "client:"+c.Client.ID, "oauth.refresh_reuse", f.ID, audit.Failure)
 				ev.Detail = map[string]any{"user": f.UserID, "presented_generation": gen, "current_generation": f.Generation}
 				return "", &ev, nil
+			case sessions.Rotate:
+				var sealed []byte
+				if policy.Grace > 0 {
+					out := *resp
+					out.RefreshToken = next
+					sealed = s.Sealer.Seal(mustJSON(out), []byte(f.ID))
+				}
+				sessions.Advance(f, now, m.Claims.ID, m.Claims.ExpiresAt(), sealed)
+				return secret.Hash(next).String(), nil, nil
 			}
+			return "", nil, nil
 		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -197,6 +213,16 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 		return nil
 	}
 	return req, finish, nil
+}
+
+// endLostFamily ends a family whose holder lost every scope it granted.
+func (s *Server) endLostFamily(ctx context.Context, f *store.RefreshFamily, c *clients.Resolved) *protocol.Error {
+	ev := audit.New(ctx, s.Now(), f.TenantID, "client:"+c.Client.ID, "oauth.family_revoke", f.ID, audit.Success)
+	ev.Detail = map[string]any{"user": f.UserID, "reason": "the user or the client lost every scope the authorization granted"}
+	if _, err := s.Store.RevokeFamilies(ctx, store.FamilyFilter{ID: f.ID}, s.Now(), ev); err != nil {
+		return protocol.AsError(err, s.Log)
+	}
+	return errScopeLost
 }
 
 // familyLifetime and refreshGrace are the tenant's settings, else the
@@ -216,48 +242,42 @@ func (s *Server) refreshGrace(t *store.Tenant) time.Duration {
 }
 
 // apiUser loads the user a code or family acts for, who must still exist
-// and still have API access.
-func (s *Server) apiUser(ctx context.Context, tenantID, userID string) (*store.User, *protocol.Error) {
+// and still have API access, with the scopes their roles grant now.
+func (s *Server) apiUser(ctx context.Context, tenantID, userID string) (*store.User, []string, *protocol.Error) {
 	u, err := s.Users.Get(ctx, tenantID, userID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, protocol.ErrInvalidGrant.WithDescription("the user no longer exists")
+			return nil, nil, protocol.ErrInvalidGrant.WithDescription("the user no longer exists")
 		}
-		return nil, protocol.AsError(err, s.Log)
+		return nil, nil, protocol.AsError(err, s.Log)
 	}
 	ok, err := s.Users.HasAPIAccess(ctx, u)
 	if err != nil {
-		return nil, protocol.AsError(err, s.Log)
+		return nil, nil, protocol.AsError(err, s.Log)
 	}
 	if !ok {
-		return nil, protocol.ErrInvalidGrant.WithDescription("the user has no API access")
+		return nil, nil, protocol.ErrInvalidGrant.WithDescription("the user has no API access")
 	}
-	return u, nil
+	scopes, err := s.Users.Scopes(ctx, u)
+	if err != nil {
+		return nil, nil, protocol.AsError(err, s.Log)
+	}
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return u, scopes, nil
 }
 
-// userTokenRequest is an access token acting for u through client c.
-func (s *Server) userTokenRequest(c *clients.Resolved, u *store.User, scope string) *token.Request {
+// userTokenRequest is an access token acting for u through client c, from
+// the refresh family family.
+func (s *Server) userTokenRequest(c *clients.Resolved, u *store.User, scope, family string) *token.Request {
 	aud := slices.Clone(c.Client.Audiences)
 	if len(aud) == 0 {
 		aud = []string{s.Issuer}
 	}
 	return &token.Request{ClientID: c.Client.ID, TenantID: c.Tenant.ID, Tenant: c.Tenant.Name, Orgs: []string{c.Tenant.Name},
-		Subject: u.ID, Audience: aud, Scope: scope, Auth: "authorization_code", TTL: c.TTL(s.DefaultTTL), Format: c.Client.TokenFormat}
-}
-
-// issued adds a freshly minted JWT to a family's live access tokens,
-// dropping those that have expired.
-func issued(list []store.IssuedToken, m *token.Minted, now time.Time) []store.IssuedToken {
-	out := list[:0:0]
-	for _, t := range list {
-		if t.ExpiresAt.After(now) {
-			out = append(out, t)
-		}
-	}
-	if m.Claims.ID != "" {
-		out = append(out, store.IssuedToken{JTI: m.Claims.ID, ExpiresAt: m.Claims.ExpiresAt()})
-	}
-	return out
+		Subject: u.ID, Audience: aud, Scope: scope, Auth: credential.AuthorizationCode, TTL: c.TTL(s.DefaultTTL),
+		Format: c.Client.TokenFormat, SessionID: family}
 }
 
 // pkceMatches checks an RFC 7636 S256 verifier: 43 to 128 unreserved

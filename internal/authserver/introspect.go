@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -21,73 +23,65 @@ import (
 var inactive = map[string]bool{"active": false}
 
 type introspection struct {
-	Active    bool     `json:"active"`
-	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Username  string   `json:"username,omitempty"`
-	TokenType string   `json:"token_type"`
-	Exp       int64    `json:"exp,omitempty"`
-	Iat       int64    `json:"iat,omitempty"`
-	Sub       string   `json:"sub"`
-	Aud       []string `json:"aud,omitempty"`
-	Iss       string   `json:"iss"`
-	Jti       string   `json:"jti,omitempty"`
-	Tenant    string   `json:"tenant"`
-	Orgs      []string `json:"orgs,omitempty"`
-	Auth      string   `json:"auth"`
+	Active    bool            `json:"active"`
+	Scope     string          `json:"scope,omitempty"`
+	ClientID  string          `json:"client_id,omitempty"`
+	Username  string          `json:"username,omitempty"`
+	TokenType string          `json:"token_type"`
+	Exp       int64           `json:"exp,omitempty"`
+	Iat       int64           `json:"iat,omitempty"`
+	Sub       string          `json:"sub"`
+	Aud       []string        `json:"aud,omitempty"`
+	Iss       string          `json:"iss"`
+	Jti       string          `json:"jti,omitempty"`
+	Tenant    string          `json:"tenant"`
+	Orgs      []string        `json:"orgs,omitempty"`
+	Auth      credential.Kind `json:"auth"`
 }
 
-// UserTokens resolves a user's own credential presented for a tenant (an
-// *authn.Authenticator).
-type UserTokens interface {
+// Authenticator resolves a credential to what it may do now (an
+// *authn.Authenticator): introspection answers exactly as the gateway
+// would judge the token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, raw string) (*authn.Principal, error)
 	AuthenticateFor(ctx context.Context, raw, tenant string) (*authn.Principal, error)
 }
 
 // introspect is POST /oauth2/introspect (RFC 7662). The caller
-// authenticates as a client and may only learn about tokens that cover its
-// tenant: the token client's own, or one it is currently granted.
+// authenticates as a client and may only learn about credentials that
+// cover its tenant: its tenant's users' (PATs, IdP tokens, delegated and
+// API-key tokens of its users) and clients' tokens, or those of a client
+// currently granted its tenant. The answer is the principal the token
+// stands for now: its scopes as far as its holder still has them.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	caller, raw, c, owner, ok := s.tokenRequest(w, r)
-	if !ok {
+	p, perr := protocol.ParseBody(w, r)
+	var caller *clients.Resolved
+	if perr == nil {
+		caller, perr = s.authenticateClient(r, p)
+	}
+	if perr == nil && p.Get("token") == "" {
+		perr = protocol.ErrInvalidRequest.WithDescription("token is required")
+	}
+	if perr != nil {
+		protocol.WriteError(w, perr, s.Log)
 		return
 	}
-	if c == nil && s.UserTokens != nil {
-		s.introspectUserToken(w, r, raw, caller)
-		return
-	}
-	if c == nil || !owner.Covers(caller.Tenant.Name) {
-		protocol.WriteJSON(w, http.StatusOK, inactive)
-		return
-	}
-	protocol.WriteJSON(w, http.StatusOK, introspection{
-		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
-		Iat: c.IssuedAt.Time().Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID,
-		Tenant: owner.Tenant.Name, Orgs: c.Orgs, Auth: c.Auth,
-	})
-}
-
-// introspectUserToken answers for a PAT or an identity-provider token of
-// the caller's own tenant, as the gateway would judge it now (mode, the
-// user's API access); anything else is inactive.
-func (s *Server) introspectUserToken(w http.ResponseWriter, r *http.Request, raw string, caller *clients.Resolved) {
-	p, err := s.UserTokens.AuthenticateFor(authn.Inspecting(r.Context()), raw, caller.Tenant.Name)
-	if err != nil && errors.Is(err, store.ErrUnavailable) {
+	who, err := s.Auth.AuthenticateFor(authn.Inspecting(r.Context()), p.Get("token"), caller.Tenant.Name)
+	switch {
+	case err != nil && !authn.IsVerdict(err):
 		// Not a verdict on the token: "inactive" would tell the resource
 		// server a good token is dead.
 		protocol.WriteError(w, err, s.Log)
 		return
-	}
-	if err != nil || p.Tenant != caller.Tenant.Name || (p.Auth != "pat" && p.Auth != "idp") {
-		if err != nil && !isVerdict(err) {
-			s.Log.Warn("introspection: cannot check a user token", "err", err)
-		}
+	case err != nil || !who.Covers(caller.Tenant.Name):
 		protocol.WriteJSON(w, http.StatusOK, inactive)
 		return
 	}
-	out := introspection{Active: true, Scope: strings.Join(p.Scopes, " "), Username: p.Username, TokenType: "Bearer",
-		Sub: p.Subject, Aud: p.Audience, Iss: p.Issuer, Iat: unix(p.IssuedAt), Exp: unix(p.Expiry), Tenant: p.Tenant, Auth: p.Auth}
-	if p.Auth == "pat" {
-		out.Iss = s.Issuer
+	out := introspection{Active: true, Scope: strings.Join(who.Scopes, " "), ClientID: who.ClientID, Username: who.Username,
+		TokenType: "Bearer", Exp: unix(who.Expiry), Iat: unix(who.IssuedAt), Sub: who.Subject, Aud: who.Audience,
+		Iss: cmp.Or(who.Issuer, s.Issuer), Jti: who.TokenID, Tenant: who.Tenant, Orgs: who.Orgs, Auth: who.Kind}
+	if who.ActsForUser() {
+		out.Orgs = nil // a user's credential covers the user's tenant only
 	}
 	protocol.WriteJSON(w, http.StatusOK, out)
 }
@@ -97,12 +91,6 @@ func unix(t time.Time) int64 {
 		return 0
 	}
 	return t.Unix()
-}
-
-// isVerdict tells a judgement on a token from a failure to check it.
-func isVerdict(err error) bool {
-	return errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrExpired) || errors.Is(err, authn.ErrRevoked) ||
-		errors.Is(err, authn.ErrNoAPIAccess)
 }
 
 // revoke is POST /oauth2/revoke (RFC 7009). RFC 7009 §2.2: "invalid tokens
@@ -144,12 +132,11 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		if c.ID == "" {
 			ev.Target = "opaque"
 		}
+		// Through the watched store: this replica refuses the token before
+		// the answer goes out.
 		if err := s.Tokens.Revoke(r.Context(), raw, c, ev); err != nil && !errors.Is(err, store.ErrNotFound) {
 			protocol.WriteError(w, err, s.Log)
 			return
-		}
-		if s.OnRevoke != nil {
-			s.OnRevoke(raw, c)
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -1,14 +1,16 @@
 package authserver
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -16,9 +18,7 @@ import (
 
 // oidcScopes are OpenID Connect's own scopes: they ask for identity, not
 // API access, so roles do not filter them.
-var oidcScopes = []string{"openid", "email", "profile"}
-
-func isOIDCScope(s string) bool { return slices.Contains(oidcScopes, s) }
+var oidcScopes = []string{credential.ScopeOpenID, credential.ScopeEmail, credential.ScopeProfile}
 
 // idTokenClaims are an OIDC Core §2 ID token's.
 type idTokenClaims struct {
@@ -68,43 +68,35 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		fail(&protocol.Error{Code: "missing_token", Status: http.StatusUnauthorized, Description: "send the access token as Authorization: Bearer <token>"})
 		return
 	}
-	c, err := s.Tokens.Verify(r.Context(), raw)
+	p, err := s.Auth.Authenticate(r.Context(), raw)
+	switch {
+	case authn.IsVerdict(err):
+		fail(protocol.ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked"))
+		return
+	case err != nil:
+		protocol.WriteError(w, err, s.Log)
+		return
+	}
+	// The scopes that still hold: the client's and the user's now.
+	if p.Kind != credential.AuthorizationCode || !p.HasScope(credential.ScopeOpenID) {
+		fail(protocol.ErrInsufficientScope.WithDescription("the access token was not issued with the openid scope"))
+		return
+	}
+	u, err := s.Users.Get(r.Context(), p.TenantID, p.UserID)
 	if err != nil {
-		if isVerifyFailure(err) {
-			fail(protocol.ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked"))
+		if errors.Is(err, store.ErrNotFound) {
+			fail(protocol.ErrInvalidToken.WithDescription("the user no longer exists"))
 			return
 		}
 		protocol.WriteError(w, err, s.Log)
 		return
 	}
-	if c.Auth != "authorization_code" || !slices.Contains(c.Scopes(), "openid") {
-		fail(protocol.ErrInsufficientScope.WithDescription("the access token was not issued with the openid scope"))
-		return
-	}
-	u, perr := s.userOf(r.Context(), c)
-	if perr != nil {
-		fail(perr)
-		return
-	}
-	out := map[string]any{"sub": u.ID, "tenant": c.Tenant}
-	if slices.Contains(c.Scopes(), "email") {
+	out := map[string]any{"sub": u.ID, "tenant": p.Tenant}
+	if p.HasScope(credential.ScopeEmail) {
 		out["email"] = u.Email
 	}
-	if slices.Contains(c.Scopes(), "profile") {
+	if p.HasScope(credential.ScopeProfile) {
 		out["name"] = u.Name
 	}
 	protocol.WriteJSON(w, http.StatusOK, out)
-}
-
-// userOf is the user an access token acts for, in its client's tenant.
-func (s *Server) userOf(ctx context.Context, c *token.Claims) (*store.User, *protocol.Error) {
-	owner, err := s.Clients.Get(ctx, c.ClientID)
-	if err != nil {
-		return nil, protocol.ErrInvalidToken.WithDescription("the access token's client no longer exists")
-	}
-	u, err := s.Users.Get(ctx, owner.Tenant.ID, c.Subject)
-	if err != nil {
-		return nil, protocol.ErrInvalidToken.WithDescription("the user no longer exists")
-	}
-	return u, nil
 }

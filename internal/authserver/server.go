@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -33,15 +34,12 @@ type Server struct {
 	DefaultTTL time.Duration
 	// Issued counts token requests by grant and outcome.
 	Issued *prometheus.CounterVec
-	// OnRevoke, when set, hears of every token revoked here, after the
-	// store has it (so the gateway on this replica refuses it at once).
-	OnRevoke func(raw string, c *token.Claims)
 	// Sessions is the browser session shared with the console (nil: one
 	// without server-side sign-out, for tests).
 	Sessions *websession.Sessions
-	// UserTokens, when set, lets introspection answer for a tenant's own
-	// user credentials: its PATs, or its identity provider's tokens.
-	UserTokens UserTokens
+	// Auth resolves credentials for introspection and userinfo, as the
+	// gateway does.
+	Auth Authenticator
 
 	// The user-delegated grants (authorization_code, refresh_token) need
 	// these; without Users they are not offered.
@@ -77,11 +75,11 @@ func NewIssuedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 // Mount registers the routes on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	s.grants = map[string]grant{
-		"client_credentials": s.clientCredentials,
+		credential.GrantClientCredentials: s.clientCredentials,
 	}
 	if s.Users != nil {
-		s.grants["authorization_code"] = s.authorizationCode
-		s.grants["refresh_token"] = s.refreshToken
+		s.grants[credential.GrantAuthorizationCode] = s.authorizationCode
+		s.grants[credential.GrantRefreshToken] = s.refreshToken
 		if s.FamilyLifetime == 0 {
 			s.FamilyLifetime = 30 * 24 * time.Hour
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -57,7 +58,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	// RFC 6749 §5.2 unauthorized_client: "The authenticated client is not
 	// authorized to use this authorization grant type."
 	// A refresh token comes with the authorization_code grant.
-	if !slices.Contains(c.Client.Grants, gt) && !(gt == "refresh_token" && slices.Contains(c.Client.Grants, "authorization_code")) {
+	if !slices.Contains(c.Client.Grants, gt) && !(gt == credential.GrantRefreshToken && slices.Contains(c.Client.Grants, credential.GrantAuthorizationCode)) {
 		fail(protocol.ErrUnauthorizedClient.WithDescription("this client may not use grant_type " + gt))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -105,7 +106,7 @@ func Validate(c *store.Client) error {
 		}
 	}
 	for _, s := range c.Scopes {
-		if !ValidScopeToken(s) {
+		if !credential.ValidScope(s) {
 			bad = append(bad, fmt.Sprintf("scope %q is not a valid scope token (RFC 6749 §3.3)", s))
 		}
 	}
@@ -155,21 +156,6 @@ func hasDuplicates(list []string) bool {
 		seen[v] = true
 	}
 	return false
-}
-
-// ValidScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func ValidScopeToken(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // Create validates and stores a new client with a fresh secret, returned

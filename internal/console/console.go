@@ -72,6 +72,10 @@ type Handler struct {
 	TenantService *tenants.Service
 	// OpenAPI is the admin API's document, for the reference page.
 	OpenAPI []byte
+	// RouteGrants are the scopes and audiences of the gateway routes that
+	// carry {tenant}: what a tenant may hand out to its clients unless the
+	// operator set its own lists (tenants.HandOut). nil: none.
+	RouteGrants func() (scopes, audiences []string)
 	// Egress fetches a tenant's IdP metadata for "Test connection".
 	Egress  *http.Client
 	Limiter ratelimit.Limiter // sign-in throttle
@@ -134,9 +138,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 type caller struct {
 	tenant *store.Tenant
 	user   *store.User
-	admin  bool // the caller's roles grant adminScope (read on this request)
-	owner  bool // … and settingsScope
+	scopes []string // what the caller's roles grant (read on this request)
+	admin  bool     // they include adminScope
+	owner  bool     // … and settingsScope
 }
+
+// grantor is what the caller may hand out: what their roles grant.
+func (c *caller) grantor() *users.Grantor { return users.NewGrantor(c.user, c.scopes) }
 
 // view starts a page's view for the caller.
 func (c *caller) view(title string) view {
@@ -245,7 +253,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tena
 		h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
 		return nil, false
 	}
-	return &caller{tenant: t, user: u, admin: slices.Contains(scopes, adminScope), owner: slices.Contains(scopes, settingsScope)}, true
+	return &caller{tenant: t, user: u, scopes: scopes, admin: slices.Contains(scopes, adminScope), owner: slices.Contains(scopes, settingsScope)}, true
 }
 
 // view is what templates show; each page fills in its part.
@@ -314,11 +322,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // fail renders an error as a page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
 	var pe *protocol.Error
+	var beyond *users.ErrBeyondGrantor
 	v := c.view("Something went wrong")
 	status := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &pe):
 		status, v.Message = pe.Status, pe.Description
+	case errors.As(err, &beyond):
+		v.Title, status, v.Message = "Not allowed", http.StatusForbidden, "Not allowed: "+beyond.Error()+"."
 	case errors.Is(err, store.ErrNotFound):
 		status, v.Message = http.StatusNotFound, "That no longer exists."
 	default:

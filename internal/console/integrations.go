@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // integrationRow is a client as Admin > Integrations shows it.
@@ -60,16 +63,25 @@ func (h *Handler) integrationsView(ctx context.Context, c *caller) (view, error)
 	return v, nil
 }
 
-// createIntegration makes the client and shows its id and secret once.
+// createIntegration makes the client and shows its id and secret once. An
+// API configuration belongs to the administrator who made it, who alone
+// may authorize it (Intigriti: "the user who ran the wizard"). Nobody
+// hands out more than they have: the client's scopes must be ones the
+// operator lets the tenant hand out and the administrator's own roles
+// grant; its audiences ones the operator allows the tenant.
 func (h *Handler) createIntegration(w http.ResponseWriter, r *http.Request, c *caller) error {
 	f := r.PostForm
 	cl := &store.Client{ID: secret.NewID("gc"), TenantID: c.tenant.ID, Name: strings.TrimSpace(f.Get("name")),
 		Scopes: fields(f.Get("scopes")), Audiences: fields(f.Get("audiences"))}
 	if f.Get("kind") == "api_configuration" {
-		cl.Grants = []string{store.GrantAuthorizationCode}
+		cl.Grants = []string{credential.GrantAuthorizationCode}
 		cl.RedirectURIs = fields(f.Get("redirect_uri"))
+		cl.OwnerUserID = c.user.ID
 	} else {
-		cl.Grants = []string{"client_credentials"}
+		cl.Grants = []string{credential.GrantClientCredentials}
+	}
+	if err := h.mayHandOut(c, cl); err != nil {
+		return h.integrationResult(w, r, c, nil, err)
 	}
 	plain, err := h.ClientService.Create(r.Context(), cl, h.event(r, c, "client.create", cl.ID))
 	if err != nil {
@@ -96,11 +108,32 @@ func (h *Handler) integrationResult(w http.ResponseWriter, r *http.Request, c *c
 	return nil
 }
 
+// mayHandOut checks a client's scopes and audiences against what the
+// operator lets the tenant hand out and what the caller's roles grant
+// (Gatehouse's own scopes, such as openid, need no role).
+func (h *Handler) mayHandOut(c *caller, cl *store.Client) error {
+	var routeScopes, routeAudiences []string
+	if h.RouteGrants != nil {
+		routeScopes, routeAudiences = h.RouteGrants()
+	}
+	scopes, audiences := tenants.HandOut(c.tenant, routeScopes, routeAudiences)
+	if err := tenants.MayHandOut(cl.Scopes, cl.Audiences, scopes, audiences); err != nil {
+		return err
+	}
+	return c.grantor().MayGrantScopes(slices.DeleteFunc(slices.Clone(cl.Scopes), credential.Own))
+}
+
 // integrationProblem turns a refusal into what the page says, or "".
 func integrationProblem(err error) (int, string) {
 	var inv *clients.InvalidError
 	var one *store.OneIntegrationError
+	var notHanded *tenants.NotHandedOutError
+	var beyond *users.ErrBeyondGrantor
 	switch {
+	case errors.As(err, &notHanded):
+		return http.StatusForbidden, "Not allowed: " + notHanded.Error() + "."
+	case errors.As(err, &beyond):
+		return http.StatusForbidden, "Not allowed: " + beyond.Error() + "."
 	case errors.As(err, &inv):
 		return http.StatusBadRequest, strings.Join(inv.Problems, "; ")
 	case errors.As(err, &one):

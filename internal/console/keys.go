@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // Clients reads a tenant's clients.
@@ -85,7 +86,7 @@ func keyOf(k *store.APIKey, names map[string]string, now time.Time) keyRow {
 
 // createKey issues a key and shows it once, on the POST's response.
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	in := apikeys.Input{Name: r.PostForm.Get("name")}
+	in := apikeys.Input{Name: r.PostForm.Get("name"), By: c.grantor()}
 	kind, id, _ := strings.Cut(r.PostForm.Get("owner"), ":")
 	switch kind {
 	case "user":
@@ -105,9 +106,12 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if problem == "" {
 		k, raw, err := h.APIKeys.Create(r.Context(), c.tenant, in, h.event(r, c, "", ""))
 		var inv *apikeys.InvalidError
+		var beyond *users.ErrBeyondGrantor
 		switch {
 		case errors.As(err, &inv):
 			status, problem = http.StatusBadRequest, inv.Problem
+		case errors.As(err, &beyond):
+			status, problem = http.StatusForbidden, "Not allowed: "+beyond.Error()+"."
 		case errors.Is(err, store.ErrNotFound):
 			status, problem = http.StatusBadRequest, "Choose a user or a client of this tenant."
 		case err != nil:

@@ -92,7 +92,7 @@ func (h *Handler) create(r *http.Request, c *caller) (made *pats.Created, status
 		return nil, http.StatusBadRequest, "Choose an expiry: 7, 30 or 90 days, a date, or never.", nil
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	made, err = h.PATs.Create(r.Context(), c.tenant.ID, c.user.ID, name, exp, h.event(r, c, "pat.create", ""))
+	made, err = h.PATs.Create(r.Context(), c.tenant.ID, c.user.ID, name, exp, nil, h.event(r, c, "pat.create", ""))
 	var inv *pats.InvalidError
 	var lim *store.PATLimitError
 	switch {

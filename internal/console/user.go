@@ -70,6 +70,21 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, c *caller) er
 	if slices.Contains(u.Roles, users.RoleSuper) != slices.Contains(roles, users.RoleSuper) && !slices.Contains(c.user.Roles, users.RoleSuper) {
 		return h.userProblem(w, r, c, u, "Only a super user can grant or take away the super role.")
 	}
+	// Nobody hands out more than they have: a role given here grants
+	// nothing the administrator's own roles do not.
+	var added []string
+	for _, ro := range roles {
+		if !slices.Contains(u.Roles, ro) {
+			added = append(added, ro)
+		}
+	}
+	if err := h.Users.MayGrantRoles(ctx, c.grantor(), c.tenant.ID, added); err != nil {
+		var beyond *users.ErrBeyondGrantor
+		if errors.As(err, &beyond) {
+			return h.userProblem(w, r, c, u, "Not allowed: "+beyond.Error()+".")
+		}
+		return err
+	}
 	updated, err := h.Users.Update(ctx, c.tenant.ID, u.ID, &users.Patch{Roles: &roles, APIEnabled: &api}, h.event(r, c, "user.update", u.ID))
 	var inv *users.InvalidError
 	switch {

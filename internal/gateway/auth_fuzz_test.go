@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"io"
 	"log/slog"
 	"net/http"
@@ -89,7 +90,7 @@ func FuzzSignedLink(f *testing.F) {
 			t.Fatalf("Sign made %q, which is not a URL", link)
 		}
 		pr, err := l.verify(signed, &match{tenant: "acme"})
-		if err != nil || pr.Subject != subject || !pr.Expiry.Equal(exp) || pr.Tenant != "acme" || pr.Auth != authSignedLink {
+		if err != nil || pr.Subject != subject || !pr.Expiry.Equal(exp) || pr.Tenant != "acme" || pr.Kind != credential.SignedLink {
 			t.Fatalf("fresh link %q: %+v, %v", link, pr, err)
 		}
 		want := upstreamView(signed)

@@ -23,15 +23,23 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
+// Authenticator resolves a bearer credential presented on a route of the
+// named tenant ("" for none) to what it may do now (an
+// *authn.Authenticator).
+type Authenticator interface {
+	AuthenticateFor(ctx context.Context, raw, tenant string) (*authn.Principal, error)
+}
+
 // Gateway serves the configured routes.
 type Gateway struct {
-	Auth    *authn.Authenticator
+	Auth    Authenticator
 	Limiter ratelimit.Limiter
 	Links   *Links // nil: signed links are off
 	Realm   string // the issuer, named in WWW-Authenticate
@@ -343,7 +351,7 @@ type budget struct {
 // one for this class (kept apart from the caller's general one), else the
 // client's, its tenant's or the defaults.
 func (g *Gateway) budget(t *Table, m *match, p *authn.Principal, write bool) budget {
-	b := budget{all: p.Budgets(t.Defaults), class: "read", key: p.RateKey}
+	b := budget{all: fill(p.Limits, t.Defaults), class: "read", key: p.RateKey}
 	own := m.route.Budgets
 	if own != nil {
 		b.all = fill(*own, b.all)
@@ -492,7 +500,7 @@ func (g *Gateway) newProxy(route *Route) *httputil.ReverseProxy {
 			resp.Header.Del("RateLimit")
 			resp.Header.Del("RateLimit-Policy")
 			// A signed link's file must not outlive the link in a shared cache.
-			if f := resp.Request.Context().Value(forwardKey{}).(*forward); f.principal.Auth == authSignedLink {
+			if f := resp.Request.Context().Value(forwardKey{}).(*forward); f.principal.Kind == credential.SignedLink {
 				resp.Header.Set("Cache-Control", "private, no-store")
 			}
 			return nil
@@ -563,7 +571,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 		h.Set(HeaderClient, p.ClientID)
 	}
 	h.Set(HeaderScopes, strings.Join(p.Scopes, " "))
-	h.Set(HeaderAuth, p.Auth)
+	h.Set(HeaderAuth, string(p.Kind))
 	if m.version != nil {
 		h.Set(HeaderVersion, m.version.Name)
 	}
@@ -594,4 +602,12 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, err err
 		protocol.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": "upstream_unavailable",
 			"error_description": "the API is unavailable"})
 	}
+}
+
+// TenantGrants are those of the routing table in force (Table.TenantGrants).
+func (g *Gateway) TenantGrants() (scopes, audiences []string) {
+	if t := g.table.Load(); t != nil {
+		return t.TenantGrants()
+	}
+	return nil, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 )
@@ -30,8 +31,6 @@ const (
 	// MaxLinkTTL is the longest a signed link may live.
 	MaxLinkTTL = time.Hour
 	maxSubject = 256
-	// authSignedLink is X-Gatehouse-Auth for a request made with a link.
-	authSignedLink = "signed_link"
 )
 
 var linkParams = []string{linkExp, linkSub, linkKid, linkSig}
@@ -119,8 +118,8 @@ func (l *Links) verify(r *http.Request, m *match) (*authn.Principal, error) {
 		return nil, ErrLinkExpired
 	}
 	sub := q.Get(linkSub)
-	return &authn.Principal{Subject: sub, Tenant: m.tenant, Auth: authSignedLink, RateKey: "link:" + sub,
-		Expiry: time.Unix(exp, 0)}, nil
+	return &authn.Principal{Kind: credential.SignedLink, Subject: sub, Tenant: m.tenant, Orgs: []string{m.tenant},
+		RateKey: "link:" + sub, Expiry: time.Unix(exp, 0)}, nil
 }
 
 // SignLink signs a link to p for subject, once sure a route serves p to

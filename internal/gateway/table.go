@@ -4,6 +4,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,4 +117,28 @@ func (m *match) upstream() *url.URL {
 		return m.version.Upstream
 	}
 	return m.route.Upstream
+}
+
+// TenantGrants are the scopes and audiences of the routes that carry
+// {tenant}: what a tenant's administrators may give their clients and
+// roles unless the operator says otherwise (tenants.HandOut).
+func (t *Table) TenantGrants() (scopes, audiences []string) {
+	for _, r := range t.routes {
+		if r.tenantAt < 0 {
+			continue
+		}
+		for _, s := range []string{r.ReadScope, r.WriteScope} {
+			if s != "" && !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+		for _, a := range r.Audiences {
+			if !slices.Contains(audiences, a) {
+				audiences = append(audiences, a)
+			}
+		}
+	}
+	slices.Sort(scopes)
+	slices.Sort(audiences)
+	return scopes, audiences
 }

@@ -51,8 +51,12 @@ type API struct {
 	Egress *http.Client
 	// Webhooks queues tenants' notifications (API-access changes, pings).
 	Webhooks *webhook.Service
-	Log      *slog.Logger
-	Now      func() time.Time
+	// RouteGrants are the scopes and audiences of the gateway routes that
+	// carry {tenant}: what a tenant's administrators may hand out unless
+	// the operator sets a tenant's own lists (nil: none).
+	RouteGrants func() (scopes, audiences []string)
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Route is one admin operation; the table is what the OpenAPI test checks.

@@ -20,7 +20,7 @@ func patJSON(p *store.PAT, tenant string, now time.Time) admin.PersonalToken {
 	}
 	return admin.PersonalToken{ID: p.ID, Tenant: tenant, UserID: p.UserID, Name: p.Name, Prefix: p.Prefix,
 		Status: p.Status(now), CreatedAt: p.CreatedAt, ExpiresAt: opt(p.ExpiresAt), RevokedAt: opt(p.RevokedAt),
-		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP}
+		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP, Scopes: p.Scopes}
 }
 
 func (a *API) writePATs(w http.ResponseWriter, ps []store.PAT, tenant string) {

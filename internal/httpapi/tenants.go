@@ -3,8 +3,10 @@ package httpapi
 import (
 	"cmp"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -12,7 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/sdk/admin"
 )
 
-func tenantJSON(t *store.Tenant) admin.Tenant {
+func (a *API) tenantJSON(t *store.Tenant) admin.Tenant {
 	return admin.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		Settings: admin.TenantSettings{AccessTokenTTL: int64(t.Settings.AccessTokenTTL / time.Second),
 			RateLimits: rateLimitsJSON(t.Settings.RateLimits), AllowHTTPRedirects: t.Settings.AllowHTTPRedirects,
@@ -24,7 +26,24 @@ func tenantJSON(t *store.Tenant) admin.Tenant {
 			RefreshSkew:        int64(t.Settings.RefreshSkew / time.Second), APIKeyLoginsPerHour: t.Settings.APIKeyLoginsPerHour,
 			UserAuthMode: cmp.Or(t.Settings.UserAuthMode, store.AuthModePAT), WebhookURL: t.Settings.WebhookURL,
 			IdP: admin.IdPSettings{Issuer: t.Settings.IdP.Issuer, Audiences: nonNil(t.Settings.IdP.Audiences),
-				ClaimNamespace: t.Settings.IdP.ClaimNamespace, RequireTenantClaim: t.Settings.IdP.RequireTenantClaim}}}
+				ClaimNamespace: t.Settings.IdP.ClaimNamespace, RequireTenantClaim: t.Settings.IdP.RequireTenantClaim},
+			HandOut: a.handOutJSON(t)}}
+}
+
+// handOutJSON is what the tenant's administrators may hand out, without
+// Gatehouse's own scopes (always allowed).
+func (a *API) handOutJSON(t *store.Tenant) admin.HandOut {
+	scopes, audiences := a.routeGrants()
+	scopes, audiences = tenants.HandOut(t, scopes, audiences)
+	return admin.HandOut{Scopes: slices.DeleteFunc(scopes, credential.Own), Audiences: nonNil(audiences),
+		FromRoutes: t.Settings.HandOut == nil}
+}
+
+func (a *API) routeGrants() (scopes, audiences []string) {
+	if a.RouteGrants == nil {
+		return nil, nil
+	}
+	return a.RouteGrants()
 }
 
 // tenant finds the tenant named in the path; a name that cannot be one is
@@ -48,13 +67,13 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]admin.Tenant, len(ts))
 	for i := range ts {
-		out[i] = tenantJSON(&ts[i])
+		out[i] = a.tenantJSON(&ts[i])
 	}
 	protocol.WriteJSON(w, http.StatusOK, newList(out, p.Limit, func(t admin.Tenant) string { return t.Name }))
 	return nil
 }
 
-func applyTenant(in *admin.TenantInput, t *store.Tenant) {
+func (a *API) applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	if in.Name != nil {
 		t.Name = *in.Name
 	}
@@ -93,6 +112,9 @@ func applyTenant(in *admin.TenantInput, t *store.Tenant) {
 	}
 	if idp := in.Settings.IdP; idp != nil {
 		applyIdP(idp, &t.Settings.IdP)
+	}
+	if h := in.Settings.HandOut; h != nil {
+		a.applyHandOut(h, t)
 	}
 	if rl := in.Settings.RateLimits; rl != nil {
 		if q := quotaPtr(rl.Read); q != nil {
@@ -134,12 +156,12 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t := &store.Tenant{}
-	applyTenant(&in, t)
+	a.applyTenant(&in, t)
 	if err := a.Tenants.Create(r.Context(), t, a.event(r, "", "tenant.create", "")); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/admin/v1/tenants/"+t.Name)
-	protocol.WriteJSON(w, http.StatusCreated, tenantJSON(t))
+	protocol.WriteJSON(w, http.StatusCreated, a.tenantJSON(t))
 	return nil
 }
 
@@ -148,7 +170,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	protocol.WriteJSON(w, http.StatusOK, tenantJSON(t))
+	protocol.WriteJSON(w, http.StatusOK, a.tenantJSON(t))
 	return nil
 }
 
@@ -161,11 +183,11 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err = a.Tenants.Update(r.Context(), t.ID, func(t *store.Tenant) { applyTenant(&in, t) }, a.event(r, t.ID, "tenant.update", t.Name))
+	t, err = a.Tenants.Update(r.Context(), t.ID, func(t *store.Tenant) { a.applyTenant(&in, t) }, a.event(r, t.ID, "tenant.update", t.Name))
 	if err != nil {
 		return err
 	}
-	protocol.WriteJSON(w, http.StatusOK, tenantJSON(t))
+	protocol.WriteJSON(w, http.StatusOK, a.tenantJSON(t))
 	return nil
 }
 
@@ -217,4 +239,26 @@ func (a *API) testIdP(w http.ResponseWriter, r *http.Request) error {
 	}
 	protocol.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// applyHandOut sets what the tenant's administrators may hand out: back to
+// the routes' lists, or the lists given (each starting from the one in
+// force).
+func (a *API) applyHandOut(in *admin.HandOutInput, t *store.Tenant) {
+	if in.FromRoutes != nil && *in.FromRoutes {
+		t.Settings.HandOut = nil
+		return
+	}
+	if in.Scopes == nil && in.Audiences == nil {
+		return
+	}
+	cur := a.handOutJSON(t)
+	h := &store.HandOut{Scopes: cur.Scopes, Audiences: cur.Audiences}
+	if in.Scopes != nil {
+		h.Scopes = nonNil(*in.Scopes)
+	}
+	if in.Audiences != nil {
+		h.Audiences = nonNil(*in.Audiences)
+	}
+	t.Settings.HandOut = h
 }

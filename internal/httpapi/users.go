@@ -20,7 +20,8 @@ func (a *API) userJSON(r *http.Request, u *store.User, tenant string) (admin.Use
 		return admin.User{}, err
 	}
 	out := admin.User{ID: u.ID, Tenant: tenant, Email: u.Email, Name: u.Name, Roles: u.Roles, APIEnabled: u.APIEnabled,
-		APIAccess: access, HasPassword: u.PasswordHash != "", Groups: u.Groups, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		APIAccess: access, HasPassword: u.PasswordHash != "", Groups: u.Groups, RateLimits: rateLimitsJSON(u.RateLimits),
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if !u.LastLoginAt.IsZero() {
 		t := u.LastLoginAt
 		out.LastLoginAt = &t
@@ -73,7 +74,11 @@ func (a *API) user(r *http.Request) (*store.Tenant, *store.User, error) {
 }
 
 func userPatch(in *admin.UserInput) *users.Patch {
-	return &users.Patch{Email: in.Email, Name: in.Name, Password: in.Password, Roles: in.Roles, APIEnabled: in.APIEnabled}
+	p := &users.Patch{Email: in.Email, Name: in.Name, Password: in.Password, Roles: in.Roles, APIEnabled: in.APIEnabled}
+	if rl := in.RateLimits; rl != nil {
+		p.ReadLimit, p.WriteLimit = quotaPtr(rl.Read), quotaPtr(rl.Write)
+	}
+	return p
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {

@@ -3,11 +3,14 @@ package pats
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -31,8 +34,11 @@ func (e *InvalidError) Error() string {
 // characters of the random part.
 const PrefixLen = len("gate_pat_") + 4
 
-// MaxName bounds a token's name, in characters.
-const MaxName = 100
+// MaxName bounds a token's name, in characters; MaxScopes its scope list.
+const (
+	MaxName   = 100
+	MaxScopes = 100
+)
 
 // Store is what the service needs persisted.
 type Store interface {
@@ -51,9 +57,6 @@ type Service struct {
 	Store Store
 	Users Users
 	Now   func() time.Time
-	// Revoked, when set, is told the digest of each token revoked through
-	// this replica, so that cached verdicts on it are dropped at once.
-	Revoked func(digest string)
 
 	usageMu sync.Mutex
 	usage   map[string]store.PATUsage
@@ -66,10 +69,12 @@ type Created struct {
 }
 
 // Create mints a token named name for a user of the tenant who has API
-// access, expiring as exp asks within the tenant's settings. ev is the
+// access, expiring as exp asks within the tenant's settings, acting with
+// the user's roles or, when scopes is not nil, with at most those (the
+// caller decides what the creating credential may hand out). ev is the
 // activity-log event, written with the token in one transaction (its
 // Target is set to the token's id).
-func (s *Service) Create(ctx context.Context, tenantID, userID, name string, exp Expiry, ev store.Event) (*Created, error) {
+func (s *Service) Create(ctx context.Context, tenantID, userID, name string, exp Expiry, scopes []string, ev store.Event) (*Created, error) {
 	t, err := s.Store.GetTenantByID(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -90,12 +95,24 @@ func (s *Service) Create(ctx context.Context, tenantID, userID, name string, exp
 		bad = append(bad, "name must be 1-100 printable characters")
 	}
 	at, more := exp.resolve(now, t.Settings.PATForbidNever, t.Settings.PATMaxLifetime)
-	if bad = append(bad, more...); len(bad) > 0 {
+	bad = append(bad, more...)
+	if len(scopes) > MaxScopes {
+		bad = append(bad, fmt.Sprintf("scopes: at most %d", MaxScopes))
+	}
+	for _, sc := range scopes {
+		if !credential.ValidScope(sc) {
+			bad = append(bad, fmt.Sprintf("scope %q is not a valid scope token (RFC 6749 §3.3)", protocol.Clean(sc, 64)))
+		}
+	}
+	if len(bad) > 0 {
 		return nil, &InvalidError{Problems: bad}
+	}
+	if scopes != nil {
+		scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
 	}
 	tok := secret.New(secret.PersonalAccessToken)
 	p := &store.PAT{ID: secret.NewID("pat"), TenantID: tenantID, UserID: userID, Name: name,
-		Digest: secret.Hash(tok).String(), Prefix: tok[:PrefixLen], CreatedAt: now, ExpiresAt: at}
+		Digest: secret.Hash(tok).String(), Prefix: tok[:PrefixLen], CreatedAt: now, ExpiresAt: at, Scopes: scopes}
 	ev.Target = p.ID
 	if err := s.Store.CreatePAT(ctx, p, MaxActive(t), ev); err != nil {
 		return nil, err
@@ -121,14 +138,8 @@ func (s *Service) List(ctx context.Context, tenantID, userID string, includeRevo
 // replicas stop trusting theirs within the authenticator's cache TTL.
 func (s *Service) Revoke(ctx context.Context, tenantID, userID, id string, ev store.Event) (*store.PAT, error) {
 	ev.Target = id
-	p, err := s.Store.RevokePAT(ctx, tenantID, userID, id, s.Now().UTC(), ev)
-	if err != nil {
-		return nil, err
-	}
-	if s.Revoked != nil {
-		s.Revoked(p.Digest)
-	}
-	return p, nil
+	// Through the watched store: this replica forgets its cached copy.
+	return s.Store.RevokePAT(ctx, tenantID, userID, id, s.Now().UTC(), ev)
 }
 
 // Expiring lists the tenant's live tokens that expire within the next

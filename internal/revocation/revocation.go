@@ -16,6 +16,11 @@ import (
 	"time"
 )
 
+// MaxTokenLifetime is the longest an access token lives (clients.MaxTTL):
+// a family's entry stays this long after its revocation, since no token is
+// minted from a revoked family.
+const MaxTokenLifetime = 30 * 24 * time.Hour
+
 // Kind is what a deny-list entry names.
 type Kind uint8
 
@@ -27,10 +32,13 @@ const (
 	// session's chain of tokens): every token minted from it carries its
 	// id as sid.
 	Family
+	// Session is a browser session of the console and the authorize pages,
+	// signed out before its cookie expires.
+	Session
 )
 
 // prefixes spell each kind in the store's id column.
-var prefixes = [...]string{Token: "jti:", Family: "fam:"}
+var prefixes = [...]string{Token: "jti:", Family: "fam:", Session: "session:"}
 
 // ID is the store's spelling of an entry: the kind's prefix and the id.
 func ID(k Kind, id string) string { return prefixes[k] + id }

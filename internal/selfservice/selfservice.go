@@ -1,8 +1,12 @@
 // Package selfservice is the public listener's surface for a user's own
 // credentials: /auth/tokens lists, creates and revokes the caller's
-// personal access tokens. The caller authenticates with their own bearer
-// token, a PAT or a user token from the authorization code flow; client
-// credentials act for no user and are refused.
+// personal access tokens. Only a credential that is the user's own may
+// do so: a PAT, or a delegated (authorization-code) token that carries
+// the dedicated scope gatehouse:tokens, which the user consented to in
+// words (the console signs in with the user's password and has its own
+// page). Every other credential, a client's, an API-key session's or an
+// identity provider's, is refused. Nobody hands out more than they have:
+// a PAT created here carries at most the creating credential's scopes.
 package selfservice
 
 import (
@@ -10,10 +14,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -40,8 +46,10 @@ type Handler struct {
 	Now     func() time.Time
 }
 
-// userAuth are the credentials that act for a user.
-var userAuth = map[string]bool{"pat": true, "authorization_code": true, "idp": true}
+// errNotOwn refuses a credential that may act for the user but not manage
+// their credentials.
+var errNotOwn = protocol.ErrInsufficientScope.WithDescription("personal access tokens are managed with a personal access token, " +
+	"or with a user's access token that carries the scope " + credential.ScopeTokens).WithChallenge("Bearer")
 
 // errPATsOff refuses creating a PAT in a tenant whose users authenticate
 // through its identity provider; listing and revoking still work.
@@ -58,10 +66,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("DELETE /auth/tokens/{id}", h.authed(h.revoke))
 }
 
-// caller is the authenticated user and their tenant.
+// caller is the authenticated user, their tenant, and the most a token
+// they create may carry (nil: every scope of the user's roles, for a
+// caller that is an unrestricted PAT).
 type caller struct {
 	userID string
 	tenant *store.Tenant
+	reach  []string
 }
 
 func (h *Handler) authed(fn func(http.ResponseWriter, *http.Request, caller) error) http.Handler {
@@ -93,15 +104,27 @@ func (h *Handler) authenticate(r *http.Request) (caller, error) {
 	case err != nil:
 		return caller{}, err
 	}
-	if !userAuth[p.Auth] {
-		return caller{}, protocol.ErrInsufficientScope.WithDescription("this token acts for no user: use a personal access token or a user's access token").
-			WithChallenge("Bearer")
+	c := caller{userID: p.UserID}
+	switch {
+	case p.Kind == credential.PAT && p.Unbounded:
+	case p.Kind == credential.PAT:
+		c.reach = p.Scopes
+	case p.Kind == credential.AuthorizationCode && p.HasScope(credential.ScopeTokens):
+		c.reach = p.Scopes
+	default:
+		return caller{}, errNotOwn
+	}
+	if c.reach != nil {
+		// A token's own scopes are not the API's: a PAT manages PATs by
+		// being one.
+		c.reach = slices.DeleteFunc(slices.Clone(c.reach), credential.Own)
 	}
 	t, err := h.Tenants.GetTenant(r.Context(), p.Tenant)
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{userID: p.Subject, tenant: t}, nil
+	c.tenant = t
+	return c, nil
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -130,7 +153,20 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error
 		// It would be refused everywhere: say so now, not at first use.
 		return errPATsOff
 	}
-	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, h.event(r, c, "pat.create"))
+	scopes := c.reach
+	if in.Scopes != nil {
+		scopes = *in.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		for _, sc := range scopes {
+			if c.reach != nil && !slices.Contains(c.reach, sc) {
+				return protocol.ErrInsufficientScope.WithDescription("the token you call with does not hold the scope " +
+					protocol.Clean(sc, 64) + ": a token cannot hand out more than it has")
+			}
+		}
+	}
+	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, scopes, h.event(r, c, "pat.create"))
 	if err != nil {
 		return err
 	}
@@ -164,7 +200,7 @@ func (h *Handler) json(p *store.PAT, tenant string) admin.PersonalToken {
 	}
 	return admin.PersonalToken{ID: p.ID, Tenant: tenant, UserID: p.UserID, Name: p.Name, Prefix: p.Prefix,
 		Status: p.Status(h.Now()), CreatedAt: p.CreatedAt, ExpiresAt: opt(p.ExpiresAt), RevokedAt: opt(p.RevokedAt),
-		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP}
+		LastUsedAt: opt(p.LastUsedAt), LastUsedIP: p.LastUsedIP, Scopes: p.Scopes}
 }
 
 // decode reads a JSON body into v (see protocol.DecodeJSON).

@@ -19,6 +19,10 @@ type PAT struct {
 	RevokedAt            time.Time // zero: not revoked
 	LastUsedAt           time.Time // zero: never used
 	LastUsedIP           string
+	// Scopes, when not nil, restrict the token to these of its user's
+	// scopes: a PAT created by a narrower credential keeps that
+	// credential's scopes. nil: every scope the user's roles grant.
+	Scopes []string
 }
 
 // PAT statuses, as listings show them.

@@ -55,6 +55,18 @@ type TenantSettings struct {
 	// WebhookURL receives the tenant's notifications (PAT expiry, login
 	// throttling); "" for none.
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// HandOut, set by the operator only, is what the tenant's
+	// administrators may give their clients (and, as they come, roles);
+	// nil: the scopes and audiences of the gateway routes that carry
+	// {tenant} (tenants.HandOut).
+	HandOut *HandOut `json:"hand_out,omitempty"`
+}
+
+// HandOut lists the scopes and audiences a tenant's administrators may
+// hand out.
+type HandOut struct {
+	Scopes    []string `json:"scopes"`
+	Audiences []string `json:"audiences"`
 }
 
 // User authentication modes of a tenant.
@@ -189,6 +201,10 @@ type OpaqueToken struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	Revoked   bool
+	// JTI is the token's id on the deny list, and SessionID the refresh
+	// family it came from ("" for none), as a JWT's jti and sid claims.
+	JTI       string
+	SessionID string
 }
 
 // AdminCredential is a bearer credential for the admin API.
@@ -211,9 +227,12 @@ type User struct {
 	Roles        []string // preset or tenant role names
 	APIEnabled   bool
 	Groups       []string // ids of the groups the user belongs to; filled on Get
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	LastLoginAt  time.Time
+	// RateLimits override the tenant's gateway budgets for the user's own
+	// credentials (PATs, IdP tokens, API-key sessions bound to the user).
+	RateLimits  RateLimits
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt time.Time
 }
 
 // Group is a named set of a tenant's users.

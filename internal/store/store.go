@@ -133,19 +133,24 @@ type Keys interface {
 }
 
 // Tokens persists what must be durable about access tokens: opaque tokens
-// (a row each, looked up by digest) and the jti deny list for revoked JWTs.
+// (a row each, looked up by digest) and the one deny list of every token
+// kind. Deny-list ids are spelled by package revocation: "jti:<id>" for an
+// access token of either format, "fam:<id>" for a refresh family.
 type Tokens interface {
 	CreateOpaqueToken(ctx context.Context, t *OpaqueToken) error
 	GetOpaqueToken(ctx context.Context, digest string) (*OpaqueToken, error)
-	// RevokeOpaqueToken marks the token revoked; ErrNotFound when unknown.
+	// RevokeOpaqueToken marks the token revoked and denies its jti, with
+	// ev, in one transaction; ErrNotFound when unknown.
 	RevokeOpaqueToken(ctx context.Context, digest string, ev Event) error
-	// DenyJTI adds a JWT id to the deny list until expiresAt. Idempotent.
-	DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev Event) error
-	IsJTIDenied(ctx context.Context, jti string) (bool, error)
-	// DeniedJTIs lists the deny list's entries that have not expired at now
-	// and were denied at or after since (the event time DenyJTI was given;
-	// zero since: all), for replicas that keep the list in memory.
-	DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]time.Time, error)
+	// Deny puts ids on the deny list, each until its time, with ev, in one
+	// transaction. Idempotent (an id already there keeps its entry).
+	Deny(ctx context.Context, ids map[string]time.Time, ev Event) error
+	// IsDenied reports whether id is on the deny list.
+	IsDenied(ctx context.Context, id string) (bool, error)
+	// Denied lists the deny list's entries that have not expired at now
+	// and were denied at or after since (the time of the event that denied
+	// them; zero since: all), for replicas that keep the list in memory.
+	Denied(ctx context.Context, now, since time.Time) (map[string]time.Time, error)
 	// PurgeExpiredTokens deletes deny-list entries and opaque tokens past
 	// their expiry, at most limit rows of each.
 	PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
@@ -260,11 +265,11 @@ type OAuth interface {
 	// other's changes. fn changes the family and returns the digest of a
 	// new refresh token to record at the new f.Generation ("" for none) and
 	// an event to write (nil for none); an error rolls everything back.
-	// A family fn revokes has its live access tokens denied.
+	// A family fn revokes is denied with its live access tokens.
 	UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *RefreshFamily, issuedAt int64) (newToken string, ev *Event, err error)) (*RefreshFamily, error)
 	// RevokeFamilies revokes every live family matching the filter (at
-	// least one field set), denying their access tokens; it returns how
-	// many it revoked.
+	// least one field set), denying each family and its access tokens; it
+	// returns how many it revoked.
 	RevokeFamilies(ctx context.Context, f FamilyFilter, now time.Time, ev Event) (int, error)
 	// PurgeAuthCodes deletes up to limit codes that expired before t.
 	PurgeAuthCodes(ctx context.Context, before time.Time, limit int) (int, error)
@@ -280,4 +285,17 @@ type FamilyFilter struct {
 	TenantID string
 	UserID   string
 	APIKeyID string
+}
+
+// Unwrap returns the backend under any wrappers of s (a wrapper has an
+// Unwrap method returning what it wraps): for tests that read the
+// database directly.
+func Unwrap(s Store) Store {
+	for {
+		w, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return s
+		}
+		s = w.Unwrap()
+	}
 }

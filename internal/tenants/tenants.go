@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -57,6 +59,9 @@ func Validate(t *store.Tenant) error {
 	}
 	bad = append(bad, RateLimitProblems(t.Settings.RateLimits)...)
 	bad = append(bad, authModeProblems(&t.Settings)...)
+	if h := t.Settings.HandOut; h != nil {
+		bad = append(bad, handOutProblems(h)...)
+	}
 	if u := t.Settings.WebhookURL; u != "" {
 		if p := urlProblem(u); p != "" {
 			bad = append(bad, "webhook_url "+p)
@@ -197,3 +202,72 @@ func (s *Service) changed() {
 		s.Changed()
 	}
 }
+
+// HandOut is what a tenant's administrators may give their clients: the
+// operator's lists in the tenant's settings, else routeScopes and
+// routeAudiences (those of the gateway routes that carry {tenant}); and
+// always Gatehouse's own scopes (credential.Own), which grant no API
+// access by themselves.
+func HandOut(t *store.Tenant, routeScopes, routeAudiences []string) (scopes, audiences []string) {
+	scopes, audiences = routeScopes, routeAudiences
+	if h := t.Settings.HandOut; h != nil {
+		scopes, audiences = h.Scopes, h.Audiences
+	}
+	scopes = slices.Clone(scopes)
+	for _, own := range []string{credential.ScopeOpenID, credential.ScopeProfile, credential.ScopeEmail, credential.ScopeTokens} {
+		if !slices.Contains(scopes, own) {
+			scopes = append(scopes, own)
+		}
+	}
+	return scopes, slices.Clone(audiences)
+}
+
+// MayHandOut checks that a client's scopes and audiences are within what
+// the tenant's administrators may hand out (HandOut's lists).
+func MayHandOut(scopes, audiences, allowedScopes, allowedAudiences []string) error {
+	var bad []string
+	for _, s := range scopes {
+		if !slices.Contains(allowedScopes, s) {
+			bad = append(bad, fmt.Sprintf("scope %q", s))
+		}
+	}
+	for _, a := range audiences {
+		if !slices.Contains(allowedAudiences, a) {
+			bad = append(bad, fmt.Sprintf("audience %q", a))
+		}
+	}
+	if len(bad) > 0 {
+		return &NotHandedOutError{What: bad}
+	}
+	return nil
+}
+
+// NotHandedOutError refuses scopes or audiences the operator does not let
+// the tenant's administrators give.
+type NotHandedOutError struct{ What []string }
+
+func (e *NotHandedOutError) Error() string {
+	return "the operator does not let this tenant's administrators hand out " + strings.Join(e.What, ", ")
+}
+
+func handOutProblems(h *store.HandOut) []string {
+	var bad []string
+	if len(h.Scopes) > MaxHandOut || len(h.Audiences) > MaxHandOut {
+		bad = append(bad, fmt.Sprintf("hand_out lists hold at most %d values each", MaxHandOut))
+	}
+	for _, s := range h.Scopes {
+		if !credential.ValidScope(s) {
+			bad = append(bad, fmt.Sprintf("hand_out.scopes: %q is not a scope token (RFC 6749 §3.3)", s))
+		}
+	}
+	for _, a := range h.Audiences {
+		if a == "" || len(a) > 512 || strings.ContainsAny(a, " ,") {
+			bad = append(bad, "hand_out.audiences must be non-empty strings of at most 512 characters, without spaces or commas")
+			break
+		}
+	}
+	return bad
+}
+
+// MaxHandOut bounds each of a tenant's hand-out lists.
+const MaxHandOut = 200

@@ -12,7 +12,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -29,9 +31,10 @@ type Claims struct {
 	Scope    string           `json:"scope,omitempty"`
 	Tenant   string           `json:"tenant"`
 	Orgs     []string         `json:"orgs"`
-	Auth     string           `json:"auth"`
-	// SessionID names the API-key session (refresh family) the token
-	// belongs to, so that logging out with it can end the session.
+	Auth     credential.Kind  `json:"auth"`
+	// SessionID names the refresh family (an authorization, or an API-key
+	// session) the token was minted from: revoking the family denies it,
+	// and logging out with it ends the session.
 	SessionID string `json:"sid,omitempty"`
 	TenantID  string `json:"-"` // internal id, not in the JWT
 	Format    string `json:"-"` // store.FormatJWT or store.FormatOpaque
@@ -60,10 +63,11 @@ type Request struct {
 	Subject  string
 	Audience []string
 	Scope    string
-	Auth     string
+	Auth     credential.Kind
 	TTL      time.Duration
 	Format   string
-	// SessionID is the sid claim (JWT only): the API-key session.
+	// SessionID is the refresh family the token is minted from (the sid
+	// claim; kept with an opaque token), "" for none.
 	SessionID string
 }
 
@@ -86,7 +90,8 @@ func (s *Service) Mint(ctx context.Context, r Request) (*Minted, error) {
 		tok := secret.New(secret.AccessToken)
 		err := s.Store.CreateOpaqueToken(ctx, &store.OpaqueToken{
 			Digest: secret.Hash(tok).String(), ClientID: r.ClientID, TenantID: r.TenantID, Subject: r.Subject,
-			Scope: r.Scope, Audience: r.Audience, Orgs: r.Orgs, Auth: r.Auth, IssuedAt: now, ExpiresAt: c.ExpiresAt(),
+			Scope: r.Scope, Audience: r.Audience, Orgs: r.Orgs, Auth: string(r.Auth), IssuedAt: now, ExpiresAt: c.ExpiresAt(),
+			JTI: c.ID, SessionID: r.SessionID,
 		})
 		if err != nil {
 			return nil, err
@@ -122,24 +127,15 @@ var (
 	ErrClaims    = errors.New("token: wrong issuer or type")
 )
 
-// Verify checks a Gatehouse access token of either format, including the
-// deny list, and returns its claims.
+// Verify checks a Gatehouse access token of either format and returns its
+// claims: a JWT's signature, type, issuer and expiry; an opaque token's row
+// (and its revoked flag). The deny list, and what the token's holder may
+// do now, are authn's to check.
 func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if strings.HasPrefix(raw, "gate_") {
 		return s.verifyOpaque(ctx, raw)
 	}
-	c, err := s.VerifyJWT(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	denied, err := s.Store.IsJTIDenied(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	if denied {
-		return nil, ErrRevoked
-	}
-	return c, nil
+	return s.VerifyJWT(ctx, raw)
 }
 
 // VerifyJWT checks signature, type, issuer and expiry of a JWT access token
@@ -197,15 +193,15 @@ func (s *Service) verifyOpaque(ctx context.Context, raw string) (*Claims, error)
 	return &Claims{
 		Issuer: s.Issuer, Subject: t.Subject, Audience: jwt.Audience(t.Audience), Expiry: jwt.NewNumericDate(t.ExpiresAt),
 		IssuedAt: jwt.NewNumericDate(t.IssuedAt), ClientID: t.ClientID, Scope: t.Scope, Orgs: t.Orgs,
-		TenantID: t.TenantID, Format: store.FormatOpaque, Auth: t.Auth,
+		TenantID: t.TenantID, Format: store.FormatOpaque, Auth: credential.Kind(t.Auth), ID: t.JTI, SessionID: t.SessionID,
 	}, nil
 }
 
-// Revoke makes a token unusable: an opaque token is marked revoked, a JWT's
-// jti is denied until the token would have expired anyway.
+// Revoke makes a token unusable: its jti goes on the deny list until the
+// token would have expired anyway (an opaque token is also marked revoked).
 func (s *Service) Revoke(ctx context.Context, raw string, c *Claims, ev store.Event) error {
 	if c.Format == store.FormatOpaque {
 		return s.Store.RevokeOpaqueToken(ctx, secret.Hash(raw).String(), ev)
 	}
-	return s.Store.DenyJTI(ctx, c.ID, c.ExpiresAt(), ev)
+	return s.Store.Deny(ctx, map[string]time.Time{revocation.ID(revocation.Token, c.ID): c.ExpiresAt()}, ev)
 }

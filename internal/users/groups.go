@@ -55,13 +55,27 @@ func (s *Service) GetGroup(ctx context.Context, tenantID, id string) (*store.Gro
 // UpdateGroup applies p to a group of the tenant in one transaction.
 func (s *Service) UpdateGroup(ctx context.Context, tenantID, id string, p *GroupPatch, ev store.Event) (*store.Group, error) {
 	ev.Target = id
-	return s.Store.UpdateGroup(ctx, id, func(g *store.Group) error {
+	var had map[string]bool
+	if p.APIEnabled != nil && !*p.APIEnabled {
+		if _, err := s.GetGroup(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+		var err error
+		if had, err = s.groupAccess(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+	}
+	g, err := s.Store.UpdateGroup(ctx, id, func(g *store.Group) error {
 		if g.TenantID != tenantID {
 			return ErrNotFound
 		}
 		g.UpdatedAt = s.Now().UTC()
 		return p.apply(g)
 	}, ev)
+	if err != nil {
+		return nil, err
+	}
+	return g, s.endLostAccess(ctx, tenantID, had, ev)
 }
 
 // DeleteGroup removes a group of the tenant and its memberships.
@@ -69,8 +83,15 @@ func (s *Service) DeleteGroup(ctx context.Context, tenantID, id string, ev store
 	if _, err := s.GetGroup(ctx, tenantID, id); err != nil {
 		return err
 	}
+	had, err := s.groupAccess(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
 	ev.Target = id
-	return s.Store.DeleteGroup(ctx, id, ev)
+	if err := s.Store.DeleteGroup(ctx, id, ev); err != nil {
+		return err
+	}
+	return s.endLostAccess(ctx, tenantID, had, ev)
 }
 
 // AddMember puts a user of the tenant in one of its groups (idempotent).
@@ -87,6 +108,13 @@ func (s *Service) RemoveMember(ctx context.Context, tenantID, groupID, userID st
 	if _, err := s.GetGroup(ctx, tenantID, groupID); err != nil {
 		return err
 	}
+	had, err := s.accessOf(ctx, tenantID, []string{userID})
+	if err != nil {
+		return err
+	}
 	ev.Target, ev.Detail = groupID, map[string]any{"user_id": userID}
-	return s.Store.RemoveGroupMember(ctx, groupID, userID, ev)
+	if err := s.Store.RemoveGroupMember(ctx, groupID, userID, ev); err != nil {
+		return err
+	}
+	return s.endLostAccess(ctx, tenantID, had, ev)
 }

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -72,7 +72,7 @@ func ValidateRole(r *store.Role) error {
 		bad = append(bad, fmt.Sprintf("scopes: 1 to %d scope tokens", MaxRoleScopes))
 	}
 	for _, s := range r.Scopes {
-		if !clients.ValidScopeToken(s) {
+		if !credential.ValidScope(s) {
 			bad = append(bad, fmt.Sprintf("scope %q is not a valid scope token (RFC 6749 §3.3)", s))
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenants"
 )
 
 // Errors. ErrNotFound and ErrLastSuper are the store's, so errors.Is
@@ -184,6 +185,9 @@ type Patch struct {
 	Password   *string
 	Roles      *[]string
 	APIEnabled *bool
+	// ReadLimit and WriteLimit set the user's own gateway budgets; a zero
+	// Quota inherits the tenant's.
+	ReadLimit, WriteLimit *store.Quota
 }
 
 // prepared is a checked Patch with its password hashed: argon2id runs
@@ -206,6 +210,14 @@ func (s *Service) prepare(ctx context.Context, tenantID string, p *Patch, creati
 	if p.Password != nil && *p.Password != "" {
 		bad = append(bad, passwordProblems(*p.Password)...)
 	}
+	limits := store.RateLimits{}
+	if p.ReadLimit != nil {
+		limits.Read = *p.ReadLimit
+	}
+	if p.WriteLimit != nil {
+		limits.Write = *p.WriteLimit
+	}
+	bad = append(bad, tenants.RateLimitProblems(limits)...)
 	if p.Roles != nil {
 		rb, err := s.checkRoles(ctx, tenantID, *p.Roles)
 		if err != nil {
@@ -239,6 +251,12 @@ func (p *prepared) apply(u *store.User) {
 	}
 	if p.APIEnabled != nil {
 		u.APIEnabled = *p.APIEnabled
+	}
+	if p.ReadLimit != nil {
+		u.RateLimits.Read = *p.ReadLimit
+	}
+	if p.WriteLimit != nil {
+		u.RateLimits.Write = *p.WriteLimit
 	}
 	if p.hash != nil {
 		u.PasswordHash = *p.hash
@@ -281,6 +299,10 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, p *Patch, ev 
 		return nil, err
 	}
 	ev.Target = id
+	had, err := s.accessOf(ctx, tenantID, []string{id})
+	if err != nil {
+		return nil, err
+	}
 	u, err := s.Store.UpdateUser(ctx, id, func(u *store.User) error {
 		if u.TenantID != tenantID {
 			return ErrNotFound
@@ -289,7 +311,10 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, p *Patch, ev 
 		u.UpdatedAt = s.Now().UTC()
 		return nil
 	}, ev)
-	return u, s.emailTaken(err)
+	if err != nil {
+		return nil, s.emailTaken(err)
+	}
+	return u, s.endLostAccess(ctx, tenantID, had, ev)
 }
 
 // Delete removes a user of the tenant; ErrLastSuper for the last super.
@@ -329,7 +354,17 @@ func (s *Service) SetAPIEnabled(ctx context.Context, tenantID string, ids []stri
 		return invalid("user", []string{fmt.Sprintf("user_ids: 1 to %d user ids", MaxBulk)})
 	}
 	ev.Detail = map[string]any{"enabled": enabled, "count": len(ids)}
-	return s.Store.SetUsersAPIEnabled(ctx, tenantID, ids, enabled, ev)
+	var had map[string]bool
+	if !enabled {
+		var err error
+		if had, err = s.accessOf(ctx, tenantID, ids); err != nil {
+			return err
+		}
+	}
+	if err := s.Store.SetUsersAPIEnabled(ctx, tenantID, ids, enabled, ev); err != nil {
+		return err
+	}
+	return s.endLostAccess(ctx, tenantID, had, ev)
 }
 
 func hasDuplicates(list []string) bool {

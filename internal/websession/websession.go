@@ -23,17 +23,18 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // DenyList is where ended sessions are kept until they would have expired:
 // the token deny list, durable in the store and in each replica's memory.
 type DenyList interface {
-	// Denied reports whether id is on the list (the replica's copy).
-	Denied(id string) bool
-	// Deny puts id on the list until until, with ev, durably, and at once
-	// in this replica's copy.
-	Deny(ctx context.Context, id string, until time.Time, ev store.Event) error
+	// Denied reports whether the entry is on the list (the replica's copy).
+	Denied(k revocation.Kind, id string) bool
+	// Deny puts the entry on the list until until, with ev, durably, and
+	// at once in this replica's copy.
+	Deny(ctx context.Context, k revocation.Kind, id string, until time.Time, ev store.Event) error
 }
 
 // Cookie names.
@@ -79,7 +80,7 @@ func (s *Sessions) Set(w http.ResponseWriter, tenantID, userID string) {
 // is then the caller's to record).
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request, ev store.Event) (recorded bool, err error) {
 	if v, ok := s.parse(r); ok && v.SID != "" && s.Ended != nil {
-		if err := s.Ended.Deny(r.Context(), sessionPrefix+v.SID, time.Unix(v.Exp, 0), ev); err != nil {
+		if err := s.Ended.Deny(r.Context(), revocation.Session, v.SID, time.Unix(v.Exp, 0), ev); err != nil {
 			return false, err
 		}
 		recorded = true
@@ -87,9 +88,6 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, ev store.Event) (
 	s.Clear(w)
 	return recorded, nil
 }
-
-// sessionPrefix keeps session ids apart from token ids on the deny list.
-const sessionPrefix = "session:"
 
 // Clear removes the cookie from the browser.
 func (s *Sessions) Clear(w http.ResponseWriter) {
@@ -124,7 +122,7 @@ func (s *Sessions) parse(r *http.Request) (value, bool) {
 	if !found || subtle.ConstantTimeCompare(sig, k.MAC(append([]byte("session\n"), body...))) != 1 {
 		return value{}, false
 	}
-	if s.Now().Unix() >= v.Exp || (s.Ended != nil && v.SID != "" && s.Ended.Denied(sessionPrefix+v.SID)) {
+	if s.Now().Unix() >= v.Exp || (s.Ended != nil && v.SID != "" && s.Ended.Denied(revocation.Session, v.SID)) {
 		return value{}, false
 	}
 	return v, true

@@ -50,6 +50,8 @@ type TenantSettings struct {
 	IdP          IdPSettings `json:"idp"`
 	// WebhookURL receives the tenant's notifications; "" for none.
 	WebhookURL string `json:"webhook_url"`
+	// HandOut is what the tenant's administrators may give their clients.
+	HandOut HandOut `json:"hand_out"`
 }
 
 // IdPSettings name the tenant's identity provider.
@@ -120,6 +122,28 @@ type TenantSettingsInput struct {
 	UserAuthMode         *string           `json:"user_auth_mode,omitempty"`
 	IdP                  *IdPSettingsInput `json:"idp,omitempty"`
 	WebhookURL           *string           `json:"webhook_url,omitempty"`
+	HandOut              *HandOutInput     `json:"hand_out,omitempty"`
+}
+
+// HandOut is what a tenant's administrators may give their clients in the
+// console: scopes and audiences. FromRoutes: the operator set no lists, so
+// these are the scopes and audiences of the gateway routes that carry
+// {tenant}. Gatehouse's own scopes (openid, profile, email,
+// gatehouse:tokens) are always allowed and not listed.
+type HandOut struct {
+	Scopes     []string `json:"scopes"`
+	Audiences  []string `json:"audiences"`
+	FromRoutes bool     `json:"from_routes"`
+}
+
+// HandOutInput sets what a tenant's administrators may hand out (the
+// operator's decision: the console cannot change it). FromRoutes true goes
+// back to the routes' scopes and audiences; otherwise each list given
+// replaces the one in force.
+type HandOutInput struct {
+	Scopes     *[]string `json:"scopes,omitempty"`
+	Audiences  *[]string `json:"audiences,omitempty"`
+	FromRoutes *bool     `json:"from_routes,omitempty"`
 }
 
 // Client is an API integration. ClientSecret is set only in the response
@@ -266,9 +290,13 @@ type User struct {
 	APIEnabled bool     `json:"api_enabled"`
 	// APIAccess is the rule's outcome: super, api_enabled, or a member of
 	// a group with api_enabled.
-	APIAccess   bool       `json:"api_access"`
-	HasPassword bool       `json:"has_password"`
-	Groups      []string   `json:"groups"` // group ids
+	APIAccess   bool     `json:"api_access"`
+	HasPassword bool     `json:"has_password"`
+	Groups      []string `json:"groups"` // group ids
+	// RateLimits are the user's own gateway budgets (PATs, IdP tokens,
+	// API-key sessions bound to the user); a zero Quota inherits the
+	// tenant's.
+	RateLimits  RateLimits `json:"rate_limits"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
@@ -277,11 +305,12 @@ type User struct {
 // UserInput creates or changes a user; nil fields are left alone. A
 // Password of "" removes the password (the user can no longer log in).
 type UserInput struct {
-	Email      *string   `json:"email,omitempty"`
-	Name       *string   `json:"name,omitempty"`
-	Password   *string   `json:"password,omitempty"`
-	Roles      *[]string `json:"roles,omitempty"`
-	APIEnabled *bool     `json:"api_enabled,omitempty"`
+	Email      *string          `json:"email,omitempty"`
+	Name       *string          `json:"name,omitempty"`
+	Password   *string          `json:"password,omitempty"`
+	Roles      *[]string        `json:"roles,omitempty"`
+	APIEnabled *bool            `json:"api_enabled,omitempty"`
+	RateLimits *RateLimitsInput `json:"rate_limits,omitempty"`
 }
 
 // APIAccessInput turns api_enabled on or off for several users at once:
@@ -363,7 +392,12 @@ type PersonalToken struct {
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	LastUsedIP string     `json:"last_used_ip"`
-	Token      string     `json:"token,omitempty"`
+	// Scopes, when present, restrict the token to these of its user's
+	// scopes (a token created by a narrower credential keeps that
+	// credential's); absent, it acts with every scope its user's roles
+	// grant.
+	Scopes []string `json:"scopes,omitempty"`
+	Token  string   `json:"token,omitempty"`
 }
 
 // PersonalTokenInput creates a personal access token (self-service, at
@@ -373,6 +407,10 @@ type PersonalToken struct {
 type PersonalTokenInput struct {
 	Name   string `json:"name"`
 	Expiry string `json:"expiry"`
+	// Scopes, when set, restrict the token to these scopes, which the
+	// creating credential must hold. Unset: the creating credential's own
+	// reach (all of the user's roles for an unrestricted PAT).
+	Scopes *[]string `json:"scopes,omitempty"`
 }
 
 // APIKey is an API key as listings show it; the key itself (gate_ak_...)

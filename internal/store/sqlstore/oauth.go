@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -166,7 +167,7 @@ func (s *DB) UpdateFamilyByToken(ctx context.Context, digest string, fn func(f *
 			}
 		}
 		if !wasRevoked && !f.RevokedAt.IsZero() {
-			if err := denyAccessTokens(ctx, tx, f.AccessTokens, f.RevokedAt); err != nil {
+			if err := denyFamily(ctx, tx, f.ID, f.AccessTokens, f.RevokedAt); err != nil {
 				return err
 			}
 		}
@@ -244,22 +245,26 @@ func revokeFamilies(ctx context.Context, tx *sql.Tx, d Dialect, f store.FamilyFi
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = $2, replay = NULL WHERE id = $1`, f.id, micros(now)); err != nil {
 			return 0, err
 		}
-		if err := denyAccessTokens(ctx, tx, f.tokens, now); err != nil {
+		if err := denyFamily(ctx, tx, f.id, f.tokens, now); err != nil {
 			return 0, err
 		}
 	}
 	return len(fams), nil
 }
 
-// denyAccessTokens puts a revoked family's unexpired access tokens on the
-// jti deny list.
-func denyAccessTokens(ctx context.Context, tx *sql.Tx, tokens []store.IssuedToken, now time.Time) error {
+// denyFamily puts a revoked family on the deny list, for as long as a
+// token minted from it could live (every such token carries its id as
+// sid), and its unexpired access tokens by jti (tokens minted before sid
+// was their claim carry only that).
+func denyFamily(ctx context.Context, tx *sql.Tx, id string, tokens []store.IssuedToken, now time.Time) error {
+	if err := deny(ctx, tx, revocation.ID(revocation.Family, id), now.Add(revocation.MaxTokenLifetime), now); err != nil {
+		return err
+	}
 	for _, t := range tokens {
-		if !t.ExpiresAt.After(now) {
+		if t.JTI == "" || !t.ExpiresAt.After(now) {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jti_denylist (jti, expires_at, denied_at) VALUES ($1, $2, $3)
-			ON CONFLICT (jti) DO NOTHING`, t.JTI, micros(t.ExpiresAt), micros(now)); err != nil {
+		if err := deny(ctx, tx, revocation.ID(revocation.Token, t.JTI), t.ExpiresAt, now); err != nil {
 			return err
 		}
 	}

@@ -13,16 +13,23 @@ import (
 
 var _ store.PATs = (*DB)(nil)
 
-const patCols = `id, tenant_id, user_id, name, digest, prefix, created_at, expires_at, revoked_at, last_used_at, last_used_ip`
+const patCols = `id, tenant_id, user_id, name, digest, prefix, created_at, expires_at, revoked_at, last_used_at, last_used_ip, scopes`
 
 func scanPAT(row interface{ Scan(...any) error }) (*store.PAT, error) {
 	var p store.PAT
 	var created, expires, revoked, used int64
+	var scopes string
 	if err := row.Scan(&p.ID, &p.TenantID, &p.UserID, &p.Name, &p.Digest, &p.Prefix, &created, &expires, &revoked,
-		&used, &p.LastUsedIP); err != nil {
+		&used, &p.LastUsedIP, &scopes); err != nil {
 		return nil, err
 	}
 	p.CreatedAt, p.ExpiresAt, p.RevokedAt, p.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked), fromMicros(used)
+	if scopes != "" { // '' is a token with all of its user's scopes
+		p.Scopes = []string{}
+		if err := fromJSON(scopes, &p.Scopes); err != nil {
+			return nil, err
+		}
+	}
 	return &p, nil
 }
 
@@ -66,9 +73,13 @@ func (s *DB) CreatePAT(ctx context.Context, p *store.PAT, max int, ev store.Even
 		if live >= max {
 			return &store.PATLimitError{Limit: max}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pats (`+patCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		scopes := ""
+		if p.Scopes != nil {
+			scopes = toJSON(p.Scopes)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pats (`+patCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			p.ID, p.TenantID, p.UserID, p.Name, p.Digest, p.Prefix, micros(p.CreatedAt), micros(p.ExpiresAt),
-			micros(p.RevokedAt), micros(p.LastUsedAt), p.LastUsedIP); err != nil {
+			micros(p.RevokedAt), micros(p.LastUsedAt), p.LastUsedIP, scopes); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, ev)

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -13,10 +16,10 @@ func (s *DB) CreateOpaqueToken(ctx context.Context, t *store.OpaqueToken) error 
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO opaque_tokens
-		(digest, client_id, tenant_id, subject, scope, audience, orgs, auth, issued_at, expires_at, revoked)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		(digest, client_id, tenant_id, subject, scope, audience, orgs, auth, issued_at, expires_at, revoked, jti, session_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		t.Digest, t.ClientID, t.TenantID, t.Subject, t.Scope, toJSON(nonNil(t.Audience)), toJSON(nonNil(t.Orgs)), t.Auth,
-		micros(t.IssuedAt), micros(t.ExpiresAt), t.Revoked)
+		micros(t.IssuedAt), micros(t.ExpiresAt), t.Revoked, t.JTI, t.SessionID)
 	return s.wrap(err)
 }
 
@@ -28,8 +31,9 @@ func (s *DB) GetOpaqueToken(ctx context.Context, digest string) (*store.OpaqueTo
 	var aud, orgs string
 	var issued, expires int64
 	err := s.db.QueryRowContext(ctx, `SELECT digest, client_id, tenant_id, subject, scope, audience, orgs, auth,
-		issued_at, expires_at, revoked FROM opaque_tokens WHERE digest = $1`, digest).
-		Scan(&t.Digest, &t.ClientID, &t.TenantID, &t.Subject, &t.Scope, &aud, &orgs, &t.Auth, &issued, &expires, &t.Revoked)
+		issued_at, expires_at, revoked, jti, session_id FROM opaque_tokens WHERE digest = $1`, digest).
+		Scan(&t.Digest, &t.ClientID, &t.TenantID, &t.Subject, &t.Scope, &aud, &orgs, &t.Auth, &issued, &expires, &t.Revoked,
+			&t.JTI, &t.SessionID)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -45,47 +49,74 @@ func (s *DB) RevokeOpaqueToken(ctx context.Context, digest string, ev store.Even
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := affected(tx.ExecContext(ctx, `UPDATE opaque_tokens SET revoked = $2 WHERE digest = $1`, digest, true)); err != nil {
+		var jti string
+		var exp int64
+		if err := tx.QueryRowContext(ctx, `SELECT jti, expires_at FROM opaque_tokens WHERE digest = $1`+s.d.ForUpdate, digest).
+			Scan(&jti, &exp); err != nil {
+			return err // ErrNoRows: not found
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE opaque_tokens SET revoked = $2 WHERE digest = $1`, digest, true); err != nil {
 			return err
+		}
+		if jti != "" {
+			if err := deny(ctx, tx, revocation.ID(revocation.Token, jti), fromMicros(exp), eventTime(ev)); err != nil {
+				return err
+			}
 		}
 		return insertEvent(ctx, tx, ev)
 	})
 }
 
-// DenyJTI implements store.Tokens.
-func (s *DB) DenyJTI(ctx context.Context, jti string, expiresAt time.Time, ev store.Event) error {
+// Deny implements store.Tokens.
+func (s *DB) Deny(ctx context.Context, ids map[string]time.Time, ev store.Event) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		at := ev.Time
-		if at.IsZero() {
-			at = time.Now()
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jti_denylist (jti, expires_at, denied_at) VALUES ($1, $2, $3)
-			ON CONFLICT (jti) DO NOTHING`, jti, micros(expiresAt), micros(at)); err != nil {
-			return err
+		at := eventTime(ev)
+		// In id order, so that two transactions denying overlapping sets
+		// take their row locks in the same order.
+		for _, id := range slices.Sorted(maps.Keys(ids)) {
+			if err := deny(ctx, tx, id, ids[id], at); err != nil {
+				return err
+			}
 		}
 		return insertEvent(ctx, tx, ev)
 	})
 }
 
-// IsJTIDenied implements store.Tokens.
-func (s *DB) IsJTIDenied(ctx context.Context, jti string) (bool, error) {
+// eventTime is when ev happened, which stamps the deny-list entries it
+// writes (replicas load what was denied since their last look).
+func eventTime(ev store.Event) time.Time {
+	if ev.Time.IsZero() {
+		return time.Now()
+	}
+	return ev.Time
+}
+
+// deny writes one deny-list entry; one already there stays as it is.
+func deny(ctx context.Context, q querier, id string, until, at time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO revocations (id, expires_at, denied_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO NOTHING`, id, micros(until), micros(at))
+	return err
+}
+
+// IsDenied implements store.Tokens.
+func (s *DB) IsDenied(ctx context.Context, id string) (bool, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM jti_denylist WHERE jti = $1`, jti).Scan(&one)
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE id = $1`, id).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}
 	return err == nil, s.wrap(err)
 }
 
-// DeniedJTIs implements store.Tokens.
-func (s *DB) DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]time.Time, error) {
+// Denied implements store.Tokens.
+func (s *DB) Denied(ctx context.Context, now, since time.Time) (map[string]time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, `SELECT jti, expires_at FROM jti_denylist WHERE expires_at > $1 AND denied_at >= $2`,
+	rows, err := s.db.QueryContext(ctx, `SELECT id, expires_at FROM revocations WHERE expires_at > $1 AND denied_at >= $2`,
 		micros(now), micros(since))
 	if err != nil {
 		return nil, s.wrap(err)
@@ -93,12 +124,12 @@ func (s *DB) DeniedJTIs(ctx context.Context, now, since time.Time) (map[string]t
 	defer rows.Close()
 	out := map[string]time.Time{}
 	for rows.Next() {
-		var jti string
+		var id string
 		var exp int64
-		if err := rows.Scan(&jti, &exp); err != nil {
+		if err := rows.Scan(&id, &exp); err != nil {
 			return nil, err
 		}
-		out[jti] = fromMicros(exp)
+		out[id] = fromMicros(exp)
 	}
 	return out, rows.Err()
 }
@@ -109,7 +140,7 @@ func (s *DB) PurgeExpiredTokens(ctx context.Context, now time.Time, limit int) (
 	defer cancel()
 	total := 0
 	for _, q := range []string{
-		`DELETE FROM jti_denylist WHERE jti IN (SELECT jti FROM jti_denylist WHERE expires_at < $1 LIMIT $2)`,
+		`DELETE FROM revocations WHERE id IN (SELECT id FROM revocations WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM opaque_tokens WHERE digest IN (SELECT digest FROM opaque_tokens WHERE expires_at < $1 LIMIT $2)`,
 	} {
 		n, err := s.purge(ctx, q, now, limit)

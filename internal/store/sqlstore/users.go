@@ -15,24 +15,27 @@ import (
 
 var _ store.Users = (*DB)(nil)
 
-const userCols = `id, tenant_id, email, name, password_hash, roles, api_enabled, created_at, updated_at, last_login_at`
+const userCols = `id, tenant_id, email, name, password_hash, roles, api_enabled, created_at, updated_at, last_login_at, rate_limits`
 
 func scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
-	var roles string
+	var roles, limits string
 	var created, updated, login int64
 	if err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.APIEnabled,
-		&created, &updated, &login); err != nil {
+		&created, &updated, &login, &limits); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromMicros(created), fromMicros(updated), fromMicros(login)
+	if err := fromJSON(limits, &u.RateLimits); err != nil {
+		return nil, err
+	}
 	return &u, fromJSON(roles, &u.Roles)
 }
 
 // userArgs are the values of userCols, with email_lower last.
 func userArgs(u *store.User) []any {
 	return []any{u.ID, u.TenantID, u.Email, u.Name, u.PasswordHash, toJSON(nonNil(u.Roles)), u.APIEnabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), micros(u.LastLoginAt), strings.ToLower(u.Email)}
+		micros(u.CreatedAt), micros(u.UpdatedAt), micros(u.LastLoginAt), toJSON(u.RateLimits), strings.ToLower(u.Email)}
 }
 
 // CreateUser implements store.Users.
@@ -41,7 +44,7 @@ func (s *DB) CreateUser(ctx context.Context, u *store.User, ev store.Event) erro
 	defer cancel()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`, email_lower)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, userArgs(u)...); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, userArgs(u)...); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, ev)
@@ -232,7 +235,8 @@ func (s *DB) UpdateUser(ctx context.Context, id string, mutate func(*store.User)
 		}
 		args := userArgs(u)
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET email = $3, name = $4, password_hash = $5, roles = $6,
-			api_enabled = $7, created_at = $8, updated_at = $9, last_login_at = $10, email_lower = $11 WHERE id = $1 AND tenant_id = $2`,
+			api_enabled = $7, created_at = $8, updated_at = $9, last_login_at = $10, rate_limits = $11, email_lower = $12
+			WHERE id = $1 AND tenant_id = $2`,
 			args...); err != nil {
 			return err
 		}

@@ -89,7 +89,10 @@ func testAPIKeys(t *testing.T, s store.Store) {
 	if f, _, _ := s.GetFamilyByToken(ctx, "rt-f3"); !f.RevokedAt.IsZero() {
 		t.Fatal("another key's session was revoked")
 	}
-	if denied, _ := s.IsJTIDenied(ctx, "jti-f1"); !denied {
+	if denied, _ := s.IsDenied(ctx, "fam:f1"); !denied {
+		t.Fatal("the revoked session is not denied")
+	}
+	if denied, _ := s.IsDenied(ctx, "jti:jti-f1"); !denied {
 		t.Fatal("the revoked session's access token is not denied")
 	}
 	again, err := s.RevokeAPIKey(ctx, tn.ID, "k1", now().Add(time.Hour), ev("api_key.revoke", tn.ID))

@@ -50,8 +50,11 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrReused) {
 		t.Fatalf("second redemption: %v, want ErrReused", err)
 	}
-	if denied, _ := s.IsJTIDenied(ctx, "at-f1"); !denied {
+	if denied, _ := s.IsDenied(ctx, "jti:at-f1"); !denied {
 		t.Error("code reuse must deny the access tokens the first redemption issued")
+	}
+	if denied, _ := s.IsDenied(ctx, "fam:f1"); !denied {
+		t.Error("code reuse must deny the family the first redemption started")
 	}
 	f, err := s.UpdateFamilyByToken(ctx, "rt1", func(f *store.RefreshFamily, gen int64) (string, *store.Event, error) { return "", nil, nil })
 	if err != nil || f.RevokedAt.IsZero() {
@@ -156,8 +159,11 @@ func testRevokeFamilies(t *testing.T, s store.Store) {
 		if err != nil || f.RevokedAt.IsZero() == revoked {
 			t.Errorf("family %s: revoked %v, want %v (%v)", fam, !f.RevokedAt.IsZero(), revoked, err)
 		}
-		if denied, _ := s.IsJTIDenied(ctx, "at-"+fam); denied != revoked {
+		if denied, _ := s.IsDenied(ctx, "jti:at-"+fam); denied != revoked {
 			t.Errorf("family %s access token denied = %v, want %v", fam, denied, revoked)
+		}
+		if denied, _ := s.IsDenied(ctx, "fam:"+fam); denied != revoked {
+			t.Errorf("family %s denied = %v, want %v", fam, denied, revoked)
 		}
 	}
 	if n, _ := s.RevokeFamilies(ctx, store.FamilyFilter{ClientID: "c1"}, now(), ev("oauth.family_revoke", tn.ID)); n != 1 {

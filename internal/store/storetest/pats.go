@@ -55,6 +55,22 @@ func testPATs(t *testing.T, s store.Store) {
 	if got, _ := s.GetPATByDigest(ctx, never.Digest); !got.ExpiresAt.IsZero() || got.Status(now().Add(1000*time.Hour)) != store.PATActive {
 		t.Fatalf("a never-expiring token reads back %+v", got)
 	}
+	// Scopes: nil (all of the user's) and a restriction, even to none, read
+	// back as they were written.
+	if got, _ := s.GetPATByDigest(ctx, p.Digest); got.Scopes != nil {
+		t.Fatalf("an unrestricted token reads back scopes %#v", got.Scopes)
+	}
+	mustUser(t, s, tn.ID, "u3", "cy@example.com")
+	for i, scopes := range [][]string{{"submissions:read"}, {}} {
+		narrow := newPAT(tn.ID, "u3", fmt.Sprint("narrow", i), time.Time{})
+		narrow.Scopes = scopes
+		if err := s.CreatePAT(ctx, narrow, 10, ev("pat.create", tn.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetPATByDigest(ctx, narrow.Digest); got.Scopes == nil || fmt.Sprint(got.Scopes) != fmt.Sprint(scopes) {
+			t.Fatalf("a token restricted to %v reads back %#v", scopes, got.Scopes)
+		}
+	}
 
 	// Usage: batched, newest wins, unknown ids skipped.
 	used := now().Add(time.Minute)

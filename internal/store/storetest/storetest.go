@@ -428,12 +428,13 @@ func testOpaqueTokens(t *testing.T, s store.Store) {
 	tn := mustTenant(t, s, "acme")
 	mustClient(t, s, tn.ID, "c1")
 	tok := &store.OpaqueToken{Digest: "d1", ClientID: "c1", TenantID: tn.ID, Subject: "c1", Scope: "read",
-		Audience: []string{"api"}, Orgs: []string{"acme"}, IssuedAt: now(), ExpiresAt: now().Add(time.Hour)}
+		Audience: []string{"api"}, Orgs: []string{"acme"}, IssuedAt: now(), ExpiresAt: now().Add(time.Hour), JTI: "op1", SessionID: "rf_1"}
 	if err := s.CreateOpaqueToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetOpaqueToken(ctx, "d1")
-	if err != nil || got.Scope != "read" || got.Revoked || fmt.Sprint(got.Orgs) != "[acme]" || !got.ExpiresAt.Equal(tok.ExpiresAt) {
+	if err != nil || got.Scope != "read" || got.Revoked || fmt.Sprint(got.Orgs) != "[acme]" || !got.ExpiresAt.Equal(tok.ExpiresAt) ||
+		got.JTI != "op1" || got.SessionID != "rf_1" {
 		t.Fatalf("GetOpaqueToken = %+v, %v", got, err)
 	}
 	if err := s.RevokeOpaqueToken(ctx, "d1", ev("token.revoke", tn.ID)); err != nil {
@@ -442,6 +443,10 @@ func testOpaqueTokens(t *testing.T, s store.Store) {
 	got, _ = s.GetOpaqueToken(ctx, "d1")
 	if !got.Revoked {
 		t.Fatal("token not revoked")
+	}
+	// The one deny list reaches opaque tokens too.
+	if denied, _ := s.IsDenied(ctx, "jti:op1"); !denied {
+		t.Fatal("a revoked opaque token's jti is not on the deny list")
 	}
 	wantErr(t, s.RevokeOpaqueToken(ctx, "nope", ev("token.revoke", tn.ID)), store.ErrNotFound)
 
@@ -458,37 +463,40 @@ func testOpaqueTokens(t *testing.T, s store.Store) {
 }
 
 func testDenyList(t *testing.T, s store.Store) {
-	if denied, err := s.IsJTIDenied(ctx, "j1"); err != nil || denied {
-		t.Fatalf("IsJTIDenied before = %v, %v", denied, err)
+	if denied, err := s.IsDenied(ctx, "jti:j1"); err != nil || denied {
+		t.Fatalf("IsDenied before = %v, %v", denied, err)
 	}
 	for range 2 { // idempotent
-		if err := s.DenyJTI(ctx, "j1", now().Add(time.Hour), ev("token.revoke", "")); err != nil {
+		if err := s.Deny(ctx, map[string]time.Time{"jti:j1": now().Add(time.Hour), "fam:f1": now().Add(time.Hour)}, ev("token.revoke", "")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DenyJTI(ctx, "j0", now().Add(-time.Second), ev("token.revoke", "")); err != nil {
+	if err := s.Deny(ctx, map[string]time.Time{"jti:j0": now().Add(-time.Second)}, ev("token.revoke", "")); err != nil {
 		t.Fatal(err)
 	}
-	if denied, err := s.IsJTIDenied(ctx, "j1"); err != nil || !denied {
-		t.Fatalf("IsJTIDenied after = %v, %v", denied, err)
+	if denied, err := s.IsDenied(ctx, "jti:j1"); err != nil || !denied {
+		t.Fatalf("IsDenied after = %v, %v", denied, err)
 	}
-	if all, err := s.DeniedJTIs(ctx, now(), time.Time{}); err != nil || len(all) != 1 || all["j1"].IsZero() {
-		t.Fatalf("DeniedJTIs = %v, %v (want only the unexpired j1)", all, err)
+	if denied, _ := s.IsDenied(ctx, "fam:j1"); denied {
+		t.Fatal("an entry of one kind answers for another")
+	}
+	if all, err := s.Denied(ctx, now(), time.Time{}); err != nil || len(all) != 2 || all["jti:j1"].IsZero() || all["fam:f1"].IsZero() {
+		t.Fatalf("Denied = %v, %v (want only the unexpired j1 and f1)", all, err)
 	}
 	// Incremental loads see only what was denied since.
 	later := ev("token.revoke", "")
 	later.Time = now().Add(time.Minute)
-	if err := s.DenyJTI(ctx, "j2", now().Add(time.Hour), later); err != nil {
+	if err := s.Deny(ctx, map[string]time.Time{"jti:j2": now().Add(time.Hour)}, later); err != nil {
 		t.Fatal(err)
 	}
-	if recent, err := s.DeniedJTIs(ctx, now(), later.Time); err != nil || len(recent) != 1 || recent["j2"].IsZero() {
-		t.Fatalf("DeniedJTIs since = %v, %v (want only j2)", recent, err)
+	if recent, err := s.Denied(ctx, now(), later.Time); err != nil || len(recent) != 1 || recent["jti:j2"].IsZero() {
+		t.Fatalf("Denied since = %v, %v (want only j2)", recent, err)
 	}
 	n, err := s.PurgeExpiredTokens(ctx, now(), 100)
 	if err != nil || n != 1 {
 		t.Fatalf("PurgeExpiredTokens = %d, %v", n, err)
 	}
-	if denied, _ := s.IsJTIDenied(ctx, "j1"); !denied {
+	if denied, _ := s.IsDenied(ctx, "jti:j1"); !denied {
 		t.Fatal("unexpired entry was purged")
 	}
 }

@@ -63,12 +63,13 @@ func testUsers(t *testing.T, s store.Store) {
 	wantErr(t, s.RecordLogin(ctx, "nope", at), store.ErrNotFound)
 	up, err := s.UpdateUser(ctx, "u1", func(u *store.User) error {
 		u.TenantID, u.Name, u.APIEnabled = "elsewhere", "Ada L.", true // the tenant never changes
+		u.RateLimits.Write = store.Quota{Count: 5, Per: time.Minute}
 		return nil
 	}, ev("user.update", tn.ID))
 	if err != nil || up.TenantID != tn.ID || up.Name != "Ada L." || !up.LastLoginAt.Equal(at) {
 		t.Fatalf("UpdateUser = %+v, %v", up, err)
 	}
-	if got, _ := s.GetUser(ctx, "u1"); !got.APIEnabled || got.Name != "Ada L." {
+	if got, _ := s.GetUser(ctx, "u1"); !got.APIEnabled || got.Name != "Ada L." || got.RateLimits.Write.Count != 5 || got.RateLimits.Read.Count != 0 {
 		t.Fatalf("update not stored: %+v", got)
 	}
 	boom := errors.New("refused")
