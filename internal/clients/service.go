@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gatehouse/gatehouse/internal/cache"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -29,7 +30,6 @@ type Resolved struct {
 	// then those it was granted (tenants deleted since are left out).
 	Orgs    []string
 	secrets []parsedSecret
-	loaded  time.Time
 }
 
 // Covers reports whether the client's tokens cover the named tenant.
@@ -82,9 +82,9 @@ type Service struct {
 	CacheTTL time.Duration
 	Log      *slog.Logger
 
-	mu    sync.RWMutex
-	cache map[string]*Resolved // nil value: known not to exist
-	group singleflight.Group
+	once  sync.Once
+	cache *cache.Cache[string, *Resolved] // id → the client, or ErrUnknown; see entries
+	group singleflight.Group              // one load per id in flight
 
 	usageMu sync.Mutex
 	usage   map[usageKey]*store.ClientUsage
@@ -101,89 +101,106 @@ var ErrBadSecret = errors.New("clients: bad secret")
 // used while the store cannot be reached.
 const StaleIfUnavailable = 5 * time.Minute
 
+// Cache bounds. Good entries are clients that exist, so they number the
+// clients in use: 100,000 is far above any deployment's, and at a few
+// kilobytes a parsed client it still fits in memory. Unknown ids come from
+// anyone, so they get a smaller map of their own, where a flood of junk
+// ids only pushes out other junk and never a real client (the hand-written
+// cache this replaces wiped everything at 50,000 entries).
+const (
+	maxClients = 100_000
+	maxUnknown = 10_000
+)
+
+// entries is the cache, made on first use: the Service is a struct
+// literal, and its clock is only known once the fields are set.
+func (s *Service) entries() *cache.Cache[string, *Resolved] {
+	s.once.Do(func() { s.cache = cache.New[string, *Resolved](maxClients, maxUnknown, s.Now) })
+	return s.cache
+}
+
 // Get returns a client, from the cache when fresh, or while the store is
 // unavailable from a cache entry up to StaleIfUnavailable old.
 func (s *Service) Get(ctx context.Context, id string) (*Resolved, error) {
 	now := s.Now()
-	s.mu.RLock()
-	r, ok := s.cache[id]
-	s.mu.RUnlock()
-	if ok && now.Sub(r.loaded) < s.CacheTTL {
-		if r.Client == nil {
-			return nil, ErrUnknown
-		}
-		return r, nil
+	if r, err, ok := s.entries().Get(id, now); ok {
+		return r, err
 	}
 	// The load is shared by every waiter, so it must not die with the
 	// first caller's request.
 	v, err, _ := s.group.Do(id, func() (any, error) { return s.load(context.WithoutCancel(ctx), id, now) })
-	switch {
-	case err == nil:
-		r = v.(*Resolved)
-	case ok && errors.Is(err, store.ErrUnavailable) && now.Sub(r.loaded) < StaleIfUnavailable:
+	if err == nil {
+		return v.(*Resolved), nil
+	}
+	if errors.Is(err, store.ErrUnavailable) {
 		// The store is down: the copy we had stays good for a while, so
 		// that tokens of known clients keep working through an outage.
-	default:
-		return nil, err
+		// An entry's deadline is its load plus CacheTTL.
+		r, until, ok := s.entries().Stale(id)
+		if ok && now.Before(until.Add(StaleIfUnavailable-s.CacheTTL)) {
+			return r, nil
+		}
 	}
-	if r.Client == nil {
-		return nil, ErrUnknown
-	}
-	return r, nil
+	return nil, err
 }
 
+// load reads a client and its tenants and caches the answer from now: the
+// client for CacheTTL, or, for an unknown id, ErrUnknown for as long.
 func (s *Service) load(ctx context.Context, id string, now time.Time) (*Resolved, error) {
-	r := &Resolved{loaded: now}
-	c, err := s.Store.GetClient(ctx, id)
+	r, err := s.read(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Negative entry: remembered for the TTL so unknown ids cannot
-		// turn every request into a store read.
-	case err != nil:
+	case errors.Is(err, ErrUnknown):
+		// Remembered for the TTL so unknown ids cannot turn every
+		// request into a store read.
+		s.entries().Fail(id, ErrUnknown, now.Add(s.CacheTTL))
+	case err == nil:
+		s.entries().Put(id, r, now.Add(s.CacheTTL))
+	}
+	return r, err
+}
+
+// read resolves a client from the store: ErrUnknown if there is none.
+func (s *Service) read(ctx context.Context, id string) (*Resolved, error) {
+	c, err := s.Store.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknown
+	}
+	if err != nil {
 		return nil, err
-	default:
-		t, err := s.Store.GetTenantByID(ctx, c.TenantID)
+	}
+	t, err := s.Store.GetTenantByID(ctx, c.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolved{Client: c, Tenant: t, Orgs: []string{t.Name}}
+	for _, id := range c.GrantedTenants {
+		g, err := s.Store.GetTenantByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		r.Client, r.Tenant, r.Orgs = c, t, []string{t.Name}
-		for _, id := range c.GrantedTenants {
-			g, err := s.Store.GetTenantByID(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			r.Orgs = append(r.Orgs, g.Name)
-		}
-		for _, sec := range c.Secrets {
-			d, err := secret.ParseDigest(sec.Digest)
-			if err != nil {
-				s.Log.Error("clients: corrupt secret digest", "client", c.ID, "secret", sec.ID)
-				continue
-			}
-			r.secrets = append(r.secrets, parsedSecret{digest: d, expires: sec.ExpiresAt})
-		}
+		r.Orgs = append(r.Orgs, g.Name)
 	}
-	s.mu.Lock()
-	if s.cache == nil || len(s.cache) > 50_000 {
-		s.cache = map[string]*Resolved{}
+	for _, sec := range c.Secrets {
+		d, err := secret.ParseDigest(sec.Digest)
+		if err != nil {
+			s.Log.Error("clients: corrupt secret digest", "client", c.ID, "secret", sec.ID)
+			continue
+		}
+		r.secrets = append(r.secrets, parsedSecret{digest: d, expires: sec.ExpiresAt})
 	}
-	s.cache[id] = r
-	s.mu.Unlock()
 	return r, nil
 }
 
 // Invalidate forgets a cached client (or every client when id is "").
 func (s *Service) Invalidate(id string) {
-	s.mu.Lock()
 	if id == "" {
-		s.cache = nil
-	} else {
-		delete(s.cache, id)
+		s.entries().Clear()
+		return
 	}
-	s.mu.Unlock()
+	s.entries().Delete(id)
 }
 
 // dummy keeps the work for an unknown client the same as for a known one.

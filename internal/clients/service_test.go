@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,15 +209,23 @@ func TestBudgets(t *testing.T) {
 	}
 }
 
-// outage is a store whose client reads fail as an unreachable database's do.
+// outage is the real store with its client reads counted; while down they
+// fail as an unreachable database's do. GetClientFn, when set, answers in
+// the store's place.
 type outage struct {
 	store.Store
-	down bool
+	down        bool
+	reads       atomic.Int64
+	GetClientFn func(ctx context.Context, id string) (*store.Client, error)
 }
 
 func (o *outage) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	if o.down {
+	o.reads.Add(1)
+	switch {
+	case o.down:
 		return nil, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	case o.GetClientFn != nil:
+		return o.GetClientFn(ctx, id)
 	}
 	return o.Store.GetClient(ctx, id)
 }
@@ -249,5 +260,150 @@ func TestStaleClientDuringOutage(t *testing.T) {
 	o.down = false
 	if r, err := f.svc.Get(ctx, "c1"); err != nil || r.Client.ID != "c1" {
 		t.Fatalf("after the outage: %v", err)
+	}
+}
+
+// A copy is used through an outage until exactly StaleIfUnavailable past
+// its load, however long the cache TTL.
+func TestStaleBoundary(t *testing.T) {
+	for _, ttl := range []time.Duration{0, time.Second, 10 * time.Minute} {
+		t.Run(ttl.String(), func(t *testing.T) {
+			f := newFixture(t)
+			f.create(t, "c1")
+			o := &outage{Store: f.store}
+			f.svc.Store, f.svc.CacheTTL = o, ttl
+			// Served while fresh, and while down at least StaleIfUnavailable.
+			loaded, limit := f.now, max(ttl, clients.StaleIfUnavailable)
+			if _, err := f.svc.Get(ctx, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			o.down = true
+			f.now = loaded.Add(limit - time.Nanosecond)
+			if _, err := f.svc.Get(ctx, "c1"); err != nil {
+				t.Fatalf("just before the limit: %v", err)
+			}
+			f.now = loaded.Add(limit)
+			if _, err := f.svc.Get(ctx, "c1"); !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("at the limit: %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+// A flood of unknown ids, past what the cache holds of them, neither
+// evicts a known client nor grows the cache without bound.
+func TestUnknownFloodKeepsClients(t *testing.T) {
+	f := newFixture(t)
+	sec := f.create(t, "c1")
+	o := &outage{Store: f.store, GetClientFn: func(ctx context.Context, id string) (*store.Client, error) {
+		if strings.HasPrefix(id, "junk") {
+			return nil, store.ErrNotFound // no SQL: the flood stays fast
+		}
+		return f.store.GetClient(ctx, id)
+	}}
+	f.svc.Store = o
+	if _, err := f.svc.Authenticate(ctx, "c1", sec); err != nil {
+		t.Fatal(err)
+	}
+	const flood = 60_000 // past the 50,000 at which the old cache wiped everything
+	for i := range flood {
+		if _, err := f.svc.Get(ctx, fmt.Sprint("junk", i)); !errors.Is(err, clients.ErrUnknown) {
+			t.Fatalf("junk id %d: %v", i, err)
+		}
+	}
+	if known, unknown := f.svc.CacheLen(); known != 1 || unknown > clients.MaxUnknown {
+		t.Fatalf("cache holds %d clients and %d unknown ids; want 1 and at most %d", known, unknown, clients.MaxUnknown)
+	}
+	o.reads.Store(0)
+	if _, err := f.svc.Authenticate(ctx, "c1", sec); err != nil {
+		t.Fatal(err)
+	}
+	if n := o.reads.Load(); n != 0 {
+		t.Fatalf("the known client took %d store reads after the flood; want it served from the cache", n)
+	}
+}
+
+// Invalidate(id) forgets one client, Invalidate("") every client and
+// unknown id; neither leaves a copy for an outage to serve.
+func TestInvalidate(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "c1")
+	f.create(t, "c2")
+	o := &outage{Store: f.store}
+	f.svc.Store = o
+	get := func(id string) error { _, err := f.svc.Get(ctx, id); return err }
+	for _, id := range []string{"c1", "c2", "ghost"} {
+		get(id)
+	}
+	reads := func(want int64, what string) {
+		t.Helper()
+		if n := o.reads.Swap(0); n != want {
+			t.Fatalf("%s: %d store reads, want %d", what, n, want)
+		}
+	}
+	reads(3, "first loads")
+	f.svc.Invalidate("c1")
+	get("c1")
+	get("c2")
+	reads(1, "after Invalidate(c1)")
+	// Created behind the service's back: seen once everything is forgotten.
+	if err := f.store.CreateClient(ctx, &store.Client{ID: "ghost", TenantID: "t1", Name: "g", TokenFormat: "jwt"}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Invalidate("")
+	for _, id := range []string{"c1", "c2", "ghost"} {
+		if err := get(id); err != nil {
+			t.Fatalf("%s after Invalidate(\"\"): %v", id, err)
+		}
+	}
+	reads(3, "after Invalidate(\"\")")
+	o.down = true
+	f.svc.Invalidate("c1")
+	if err := get("c1"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("an invalidated client during an outage: %v, want ErrUnavailable", err)
+	}
+}
+
+// Concurrent lookups of one id share one store read, which outlives the
+// first caller's cancelled request.
+func TestOneLoadPerID(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "c1")
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	o := &outage{Store: f.store, GetClientFn: func(ctx context.Context, id string) (*store.Client, error) {
+		once.Do(func() { close(started) })
+		<-release
+		return f.store.GetClient(ctx, id)
+	}}
+	f.svc.Store = o
+	first, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		c := ctx
+		if i == 0 {
+			c = first
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.svc.Get(c, "c1")
+		}()
+		if i == 0 {
+			<-started
+			cancel()
+		}
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
+		}
+	}
+	if n := o.reads.Load(); n != 1 {
+		t.Fatalf("%d store reads for one id, want 1", n)
 	}
 }
