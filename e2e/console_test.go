@@ -591,7 +591,9 @@ func TestConsoleIntegrations(t *testing.T) {
 	patUser(t, s, "acme", "ada@acme.example")
 	tn, _ := s.Admin.GetTenant(ctx, "acme")
 	mkUser(t, s, tn.ID, "boss@acme.example", "super")
-	setTenant(t, s, admin.TenantSettingsInput{OneActiveIntegration: ptr(true)})
+	// No routes here: the operator lets the tenant hand out the scope.
+	setTenant(t, s, admin.TenantSettingsInput{OneActiveIntegration: ptr(true),
+		HandOut: &admin.HandOutInput{Scopes: &[]string{"submissions:read"}}})
 	tokenWith := func(id, secret string) int {
 		return postForm(t, s, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret).Status
 	}

@@ -122,6 +122,9 @@ func (s *Service) entries() *cache.Cache[string, *Resolved] {
 // Get returns a client, from the cache when fresh, or while the store is
 // unavailable from a cache entry up to StaleIfUnavailable old.
 func (s *Service) Get(ctx context.Context, id string) (*Resolved, error) {
+	if !ValidID(id) {
+		return nil, ErrUnknown // decided without a lookup or a cache slot
+	}
 	now := s.Now()
 	if r, err, ok := s.entries().Get(id, now); ok {
 		return r, err
