@@ -402,7 +402,7 @@ func outageReadPool(t *testing.T, s *apptest.Server) outagePoolStats {
 	// The store is database/sql over pgx's stdlib adapter over a pgxpool:
 	// SQL() is the *sql.DB (promoted from sqlstore.DB), Pool the pgxpool.
 	h, ok := store.Unwrap(s.Store).(interface{ SQL() *sql.DB })
-	pg, ok2 := s.Store.(*postgres.DB)
+	pg, ok2 := store.Unwrap(s.Store).(*postgres.DB)
 	if !ok || !ok2 {
 		t.Fatalf("the store is a %T, not the PostgreSQL one", s.Store)
 	}

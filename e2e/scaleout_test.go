@@ -83,9 +83,9 @@ routes:
 
 	// A user, signed in through the authorization code flow on A.
 	f := &flow{s: a, client: setup(t, a, "acme", admin.ClientInput{Grants: &[]string{"authorization_code"},
-		RedirectURIs: &[]string{appCallback}, Scopes: &[]string{"openid", "submissions:read"}})}
+		RedirectURIs: &[]string{appCallback}, Scopes: &[]string{"openid", "submissions:read", "gatehouse:tokens"}})}
 	f.conf = &oauth2.Config{ClientID: f.client.ClientID, ClientSecret: f.client.ClientSecret, RedirectURL: appCallback,
-		Scopes: []string{"openid", "submissions:read"}, Endpoint: oauth2.Endpoint{AuthURL: a.URL + "/oauth2/authorize",
+		Scopes: []string{"openid", "submissions:read", "gatehouse:tokens"}, Endpoint: oauth2.Endpoint{AuthURL: a.URL + "/oauth2/authorize",
 			TokenURL: a.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
 	user, err := a.Admin.CreateUser(ctx, "acme", admin.UserInput{Email: ptr("ada@acme.example"), Name: ptr("Ada"),
 		Password: ptr(userPassword), Roles: &[]string{"program_member"}, APIEnabled: ptr(true)})

@@ -136,6 +136,7 @@ var adminCommands = map[string]func(context.Context, *adminCmd, []string) error{
 	"tenant set-auth":      tenantSetAuth,
 	"tenant test-idp":      tenantTestIdP,
 	"tenant set-webhook":   tenantSetWebhook,
+	"tenant set-hand-out":  tenantSetHandOut,
 	"client create":        clientCreate,
 	"client list":          clientList,
 	"client get":           clientGet,
@@ -330,6 +331,40 @@ func tenantTestIdP(ctx context.Context, c *adminCmd, args []string) error {
 		return errors.New("the identity provider test failed: " + res.Error)
 	}
 	return nil
+}
+
+// tenantSetHandOut sets what the tenant's administrators may give their
+// clients in the console: scopes and audiences (lists left out stay), or,
+// with --from-routes, the routes' own again.
+func tenantSetHandOut(ctx context.Context, c *adminCmd, args []string) error {
+	var scopes, audiences listFlag
+	c.fs.Var(&scopes, "scope", "a scope the tenant may hand out (repeatable, or comma-separated)")
+	c.fs.Var(&audiences, "audience", "an audience the tenant may hand out (repeatable, or comma-separated)")
+	fromRoutes := c.fs.Bool("from-routes", false, "go back to the scopes and audiences of the routes that carry {tenant}")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	name, err := c.arg(0, "tenant name")
+	if err != nil {
+		return err
+	}
+	in := &admin.HandOutInput{Scopes: scopes.ptr(), Audiences: audiences.ptr()}
+	if *fromRoutes {
+		in = &admin.HandOutInput{FromRoutes: fromRoutes}
+	}
+	t, err := c.api().UpdateTenant(ctx, name, admin.TenantInput{Settings: &admin.TenantSettingsInput{HandOut: in}})
+	if err != nil {
+		return err
+	}
+	return c.print(t, func(w *tabwriter.Writer) {
+		h := t.Settings.HandOut
+		from := "set by the operator"
+		if h.FromRoutes {
+			from = "the routes'"
+		}
+		fmt.Fprintf(w, "tenant %s hands out (%s):\nscopes:\t%s\naudiences:\t%s\n", t.Name, from,
+			strings.Join(h.Scopes, " "), strings.Join(h.Audiences, " "))
+	})
 }
 
 // tenantSetWebhook sets (or, with "", removes) the tenant's webhook URL.

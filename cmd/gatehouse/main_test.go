@@ -125,6 +125,13 @@ func TestAdminCLI(t *testing.T) {
 		"--claim-namespace", "https://acme.example"); c != 0 || !strings.Contains(out, "user auth mode oauth") {
 		t.Fatalf("tenant set-auth: %d %s %s", c, out, errs)
 	}
+	if c, out, errs := cli("tenant", "set-hand-out", "acme", "--scope", "submissions:read,reports:read", "--audience", "https://api.acme.example"); c != 0 ||
+		!strings.Contains(out, "reports:read") || !strings.Contains(out, "set by the operator") {
+		t.Fatalf("tenant set-hand-out: %d %s %s", c, out, errs)
+	}
+	if c, out, errs := cli("tenant", "set-hand-out", "acme", "--from-routes"); c != 0 || !strings.Contains(out, "the routes'") {
+		t.Fatalf("tenant set-hand-out --from-routes: %d %s %s", c, out, errs)
+	}
 	if c, out, errs := cli("tenant", "set-webhook", "acme", "https://hooks.acme.example/gatehouse"); c != 0 || !strings.Contains(out, "hooks.acme.example") {
 		t.Fatalf("tenant set-webhook: %d %s %s", c, out, errs)
 	}

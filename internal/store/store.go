@@ -145,8 +145,8 @@ type Tokens interface {
 	// Deny puts ids on the deny list, each until its time, with ev, in one
 	// transaction. Idempotent (an id already there keeps its entry).
 	Deny(ctx context.Context, ids map[string]time.Time, ev Event) error
-	// IsDenied reports whether id is on the deny list.
-	IsDenied(ctx context.Context, id string) (bool, error)
+	// IsDenied reports whether any of ids is on the deny list.
+	IsDenied(ctx context.Context, ids ...string) (bool, error)
 	// Denied lists the deny list's entries that have not expired at now
 	// and were denied at or after since (the time of the event that denied
 	// them; zero since: all), for replicas that keep the list in memory.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/revocation"
@@ -101,11 +103,18 @@ func deny(ctx context.Context, q querier, id string, until, at time.Time) error 
 }
 
 // IsDenied implements store.Tokens.
-func (s *DB) IsDenied(ctx context.Context, id string) (bool, error) {
+func (s *DB) IsDenied(ctx context.Context, ids ...string) (bool, error) {
+	if len(ids) == 0 {
+		return false, nil
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	marks, args := make([]string, len(ids)), make([]any, len(ids))
+	for i, id := range ids {
+		marks[i], args[i] = "$"+strconv.Itoa(i+1), id
+	}
 	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE id = $1`, id).Scan(&one)
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE id IN (`+strings.Join(marks, ", ")+`) LIMIT 1`, args...).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}

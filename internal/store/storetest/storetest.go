@@ -480,6 +480,12 @@ func testDenyList(t *testing.T, s store.Store) {
 	if denied, _ := s.IsDenied(ctx, "fam:j1"); denied {
 		t.Fatal("an entry of one kind answers for another")
 	}
+	if denied, _ := s.IsDenied(ctx, "fam:nope", "jti:j1"); !denied {
+		t.Fatal("IsDenied of several ids misses the one denied")
+	}
+	if denied, err := s.IsDenied(ctx); denied || err != nil {
+		t.Fatalf("IsDenied of nothing = %v, %v", denied, err)
+	}
 	if all, err := s.Denied(ctx, now(), time.Time{}); err != nil || len(all) != 2 || all["jti:j1"].IsZero() || all["fam:f1"].IsZero() {
 		t.Fatalf("Denied = %v, %v (want only the unexpired j1 and f1)", all, err)
 	}
