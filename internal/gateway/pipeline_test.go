@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // fakeAuth is an Authenticator whose answer the test chooses.
@@ -284,7 +283,7 @@ func newPipeline(t *testing.T, auth func(context.Context, string, string) (*auth
 	g := &gateway.Gateway{Auth: &fakeAuth{Fn: auth}, Limiter: ratelimit.NewLocal(now), Realm: pipelineRealm, Now: now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: gateway.NewMetrics(reg)}
 	g.Install(tab)
-	t.Cleanup(func() { g.Install(&gateway.Table{Defaults: store.RateLimits{}}) }) // lets the route's idle connections go
+	t.Cleanup(func() { g.Install(&gateway.Table{}) }) // lets the route's idle connections go
 	return g, reg, up
 }
 
