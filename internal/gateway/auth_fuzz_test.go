@@ -55,7 +55,7 @@ func FuzzBearerHeader(f *testing.F) {
 	})
 }
 
-// bearer is the header handling of (*Gateway).authenticate.
+// bearer is the header handling of (*Gateway).verifyBearer.
 func bearer(h string) (string, bool) {
 	scheme, tok := protocol.AuthScheme(h)
 	return tok, scheme == "bearer" && token68(tok)

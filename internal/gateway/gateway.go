@@ -5,6 +5,10 @@
 // and the route's read or write scope checked, and the caller's read or
 // write budget charged (GCRA). Only then is it proxied, with trusted
 // identity headers in place of the caller's token.
+//
+// Each step is a check (pipeline.go, with authenticate.go and budget.go)
+// that admits the request or returns a refusal; refuse (refuse.go) alone
+// counts and answers refusals.
 package gateway
 
 import (
@@ -15,9 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Authenticator resolves a bearer credential presented on a route of the
@@ -86,327 +86,47 @@ func (g *Gateway) Install(t *Table) {
 	}
 }
 
-// Decisions, the values of the metrics' decision label.
-const (
-	decAllowed         = "allowed"
-	decUnauthenticated = "unauthenticated"
-	decForbidden       = "forbidden"
-	decLimited         = "limited"
-	decBadRequest      = "bad_request"
-	decNotFound        = "not_found"
-	decGone            = "gone"
-	decUnavailable     = "unavailable"
-)
-
 // ServeHTTP is the gateway: everything on the public listener that no
-// other handler claimed.
+// other handler claimed. The checks run in order (pipeline); the first
+// that refuses answers (refuse), and a request every one admits is
+// proxied.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if why := unsafePath(r); why != "" {
-		g.Metrics.decide("none", decBadRequest)
-		protocol.WriteError(w, protocol.ErrInvalidRequest.WithDescription(why), nil)
-		return
-	}
-	t := g.table.Load()
-	var m match
-	ok := t != nil
-	if ok {
-		m, ok = t.match(r.URL.Path)
-	}
-	if !ok {
-		g.Metrics.decide("none", decNotFound)
-		protocol.WriteError(w, protocol.ErrNotFound.WithDescription("no such endpoint"), nil)
-		return
-	}
-	route := m.route
-	write, known := methodClass(r.Method)
-	switch {
-	case !known:
-		g.refuseMethod(w, route, "method "+protocol.Clean(r.Method, 20)+" is not allowed")
-		return
-	case write && route.WriteScope == "":
-		g.refuseMethod(w, route, "this API is read-only")
-		return
-	case r.Header.Get("Upgrade") != "":
-		// A switched protocol (WebSocket, h2c) would be a tunnel that no
-		// later check sees: refused until a route can opt in.
-		g.Metrics.decide(route.Name, decBadRequest)
-		protocol.WriteError(w, protocol.ErrInvalidRequest.WithDescription("protocol upgrades are not proxied"), nil)
-		return
-	case r.ContentLength > route.MaxBody:
-		g.Metrics.decide(route.Name, decBadRequest)
-		protocol.WriteError(w, protocol.ErrRequestTooLarge.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", route.MaxBody)), nil)
-		return
-	}
-
-	// 1. Who is calling.
-	p, linked, failure := g.authenticate(r, &m)
-	if failure != nil {
-		g.Metrics.decide(route.Name, failure.decision)
-		g.refuse(w, failure.err, failure.scope)
-		return
-	}
-	// From here on every answer names the caller's budgets.
-	b := g.budget(t, &m, p, write)
-	w.Header().Set("RateLimit-Policy", policy(b.all))
-
-	// API version: removed ones are gone; deprecated ones say so.
-	if v := m.version; v != nil {
-		if v.Removed {
-			g.Metrics.decide(route.Name, decGone)
-			cur := route.defaultVersion.Name
-			protocol.WriteJSON(w, http.StatusGone, map[string]string{"error": "version_removed",
-				"error_description": fmt.Sprintf("API version %s is no longer available; the current version is %s", v.Name, cur),
-				"current_version":   cur})
-			return
-		}
-		h := w.Header()
-		if !v.Deprecated.IsZero() {
-			h.Set("Deprecation", "@"+strconv.FormatInt(v.Deprecated.Unix(), 10)) // RFC 9745 §2.1
-		}
-		if !v.Sunset.IsZero() {
-			h.Set("Sunset", v.Sunset.UTC().Format(http.TimeFormat)) // RFC 8594 §3
-		}
-	}
-
-	// A signed link vouches for its path, subject and tenant by itself;
-	// a token must be meant for this API, this tenant and this use.
-	if !linked {
-		// RFC 9068 §4: the resource server checks the audience.
-		if len(route.Audiences) > 0 && !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(route.Audiences, a) }) {
-			g.Metrics.decide(route.Name, decUnauthenticated)
-			g.refuse(w, protocol.ErrInvalidToken.WithDescription("the access token is not meant for this API (audience)"), "")
-			return
-		}
-		// 2. Which tenant, compared exactly: "Acme" is not "acme".
-		if m.tenant != "" && !p.Covers(m.tenant) {
-			g.Metrics.decide(route.Name, decForbidden)
-			g.refuse(w, protocol.ErrInsufficientScope.WithDescription(
-				fmt.Sprintf("the access token does not cover tenant %q", protocol.Clean(m.tenant, 64))), "")
-			return
-		}
-		// 3. What for: the route's read or write scope.
-		need := route.ReadScope
-		if write {
-			need = route.WriteScope
-		}
-		if !p.HasScope(need) {
-			g.Metrics.decide(route.Name, decForbidden)
-			g.refuse(w, protocol.ErrInsufficientScope.WithDescription("the access token lacks the scope "+need), need)
+	x := &exchange{w: w, r: r}
+	for _, check := range pipeline {
+		if f := check(g, x); f != nil {
+			g.refuse(x, f)
 			return
 		}
 	}
+	g.proxy(x)
+}
 
-	// 4. How often.
-	if !g.charge(w, r, route, b, p.ClientID) {
-		return
-	}
-
+// proxy counts an admitted request and sends it to its route's upstream,
+// the body capped at the route's limit as it streams.
+func (g *Gateway) proxy(x *exchange) {
+	w, r, route := x.w, x.r, x.m.route
 	g.Metrics.decide(route.Name, decAllowed)
-	if g.Used != nil && p.ClientID != "" {
-		g.Used(p.ClientID, g.Now())
+	if g.Used != nil && x.p.ClientID != "" {
+		g.Used(x.p.ClientID, g.Now())
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, route.MaxBody)
 	}
-	// The listener's read and write timeouts suit API calls, not a large
-	// upload or download streaming through; the upstream's own limits and
-	// the route's header timeout apply instead, within an hour.
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(streamLimit))  //nolint:errcheck // not every writer has deadlines
-	rc.SetWriteDeadline(time.Now().Add(streamLimit)) //nolint:errcheck
+	allowStreaming(w)
 	https := r.TLS != nil || g.Proxies.IsHTTPS(r)
-	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: m, principal: p, https: https, ip: g.Proxies.ClientIP(r)})
+	ctx := context.WithValue(r.Context(), forwardKey{}, &forward{match: x.m, principal: x.p, https: https, ip: g.Proxies.ClientIP(r)})
 	route.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// methodClass sorts methods into reads and writes.
-func methodClass(method string) (write, known bool) {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return false, true
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return true, true
-	}
-	return false, false
+// allowStreaming lifts the listener's read and write timeouts, which suit
+// API calls, not a large upload or download streaming through; the
+// upstream's own limits and the route's header timeout apply instead,
+// within an hour.
+func allowStreaming(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(streamLimit))  //nolint:errcheck // not every writer has deadlines
+	rc.SetWriteDeadline(time.Now().Add(streamLimit)) //nolint:errcheck
 }
-
-func (g *Gateway) refuseMethod(w http.ResponseWriter, route *Route, why string) {
-	g.Metrics.decide(route.Name, decBadRequest)
-	allow := "GET, HEAD, OPTIONS"
-	if route.WriteScope != "" {
-		allow += ", POST, PUT, PATCH, DELETE"
-	}
-	w.Header().Set("Allow", allow)
-	protocol.WriteError(w, protocol.ErrMethodNotAllowed.WithDescription(why), nil)
-}
-
-type failure struct {
-	err      *protocol.Error
-	decision string
-	scope    string
-}
-
-var (
-	errNoToken = &protocol.Error{Code: "missing_token", Status: http.StatusUnauthorized,
-		Description: "send an access token as Authorization: Bearer <token>"}
-	errQueryToken = protocol.ErrInvalidRequest.WithDescription(
-		"access tokens are accepted only in the Authorization header, never in the URL")
-)
-
-// authenticate finds and verifies the caller's credential: a bearer token
-// in the Authorization header only (RFC 6750 §2.1), or, for a GET with no
-// Authorization header at all, a signed link.
-func (g *Gateway) authenticate(r *http.Request, m *match) (*authn.Principal, bool, *failure) {
-	var q url.Values // nil (nothing to find) for the usual query-less call
-	if r.URL.RawQuery != "" {
-		q = r.URL.Query()
-	}
-	if q.Has("access_token") {
-		return nil, false, &failure{err: errQueryToken, decision: decBadRequest}
-	}
-	hs := r.Header.Values("Authorization")
-	if len(hs) == 0 && g.Links != nil && q.Has(linkSig) {
-		p, err := g.Links.verify(r, m)
-		if err != nil {
-			return nil, false, &failure{err: &protocol.Error{Code: "invalid_link", Status: http.StatusForbidden,
-				Description: err.Error()}, decision: decForbidden}
-		}
-		return p, true, nil
-	}
-	if len(hs) > 1 {
-		return nil, false, &failure{err: protocol.ErrInvalidRequest.WithDescription("more than one Authorization header"), decision: decBadRequest}
-	}
-	if len(hs) == 0 {
-		return nil, false, &failure{err: errNoToken, decision: decUnauthenticated}
-	}
-	scheme, tok := protocol.AuthScheme(hs[0])
-	if scheme != "bearer" {
-		return nil, false, &failure{err: errNoToken, decision: decUnauthenticated}
-	}
-	if !token68(tok) {
-		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription("the access token is malformed"), decision: decUnauthenticated}
-	}
-	p, err := g.Auth.AuthenticateFor(r.Context(), tok, m.tenant)
-	switch {
-	case err == nil:
-		return p, false, nil
-	case errors.Is(err, authn.ErrNoAPIAccess):
-		return nil, false, &failure{err: protocol.ErrInsufficientScope.WithDescription(err.Error()), decision: decForbidden}
-	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
-		return nil, false, &failure{err: protocol.ErrInvalidToken.WithDescription(err.Error()), decision: decUnauthenticated}
-	default:
-		g.Log.Error("gateway: cannot verify a token", "err", err)
-		return nil, false, &failure{err: protocol.ErrUnavailable.WithDescription("the token cannot be checked right now; retry").
-			WithRetryAfter(time.Second), decision: decUnavailable}
-	}
-}
-
-// token68 reports whether s is an RFC 7235 token68, the syntax of a bearer
-// token (RFC 6750 §2.1), and of a sane length.
-func token68(s string) bool {
-	if s == "" || len(s) > 8192 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
-		case c == '=' && i > 0: // trailing padding only
-			for _, d := range s[i:] {
-				if d != '=' {
-					return false
-				}
-			}
-			return true
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// refuse writes an RFC 6750 error response: a Bearer challenge naming the
-// realm, the error code and, for insufficient_scope, the scope needed.
-func (g *Gateway) refuse(w http.ResponseWriter, e *protocol.Error, scope string) {
-	if e.Status == http.StatusUnauthorized || e.Code == "insufficient_scope" || e.Code == "invalid_request" {
-		c := protocol.Challenge("Bearer", g.Realm, e)
-		if scope != "" {
-			c += `, scope="` + scope + `"`
-		}
-		w.Header().Set("WWW-Authenticate", c)
-	}
-	protocol.WriteError(w, e, nil)
-}
-
-// budget is the one a request draws from.
-type budget struct {
-	all   store.RateLimits // both, for RateLimit-Policy
-	class string           // "read" or "write"
-	quota store.Quota
-	key   string // the limiter key
-}
-
-// budget picks the caller's read or write budget: the route's own if it has
-// one for this class (kept apart from the caller's general one), else the
-// client's, its tenant's or the defaults.
-func (g *Gateway) budget(t *Table, m *match, p *authn.Principal, write bool) budget {
-	b := budget{all: fill(p.Limits, t.Defaults), class: "read", key: p.RateKey}
-	own := m.route.Budgets
-	if own != nil {
-		b.all = fill(*own, b.all)
-	}
-	b.quota = b.all.Read
-	if write {
-		b.class, b.quota = "write", b.all.Write
-	}
-	if own != nil && (write && own.Write.Count > 0 || !write && own.Read.Count > 0) {
-		b.key += "|route=" + m.route.Name
-	}
-	b.key += "|" + b.class
-	return b
-}
-
-// charge takes one request from the budget, sets the RateLimit header, and
-// answers 429 (or 503 when the shared limiter is down and the gateway
-// fails closed) when the request may not pass.
-func (g *Gateway) charge(w http.ResponseWriter, r *http.Request, route *Route, b budget, clientID string) bool {
-	res, err := g.Limiter.Allow(r.Context(), b.key, limit(b.quota))
-	if err != nil {
-		if r.Context().Err() != nil {
-			return false // the caller left; nobody to answer
-		}
-		g.Metrics.decide(route.Name, decUnavailable)
-		if !errors.Is(err, ratelimit.ErrUnavailable) {
-			g.Log.Error("gateway: rate limiter failed", "err", err)
-		}
-		protocol.WriteError(w, protocol.ErrUnavailable.WithDescription("rate limiting is unavailable; retry shortly").
-			WithRetryAfter(time.Second), nil)
-		return false
-	}
-	w.Header().Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", b.class, res.Remaining, seconds(res.Reset)))
-	if !res.Allowed {
-		g.Metrics.decide(route.Name, decLimited)
-		if g.Limited != nil && clientID != "" {
-			g.Limited(clientID, g.Now())
-		}
-		// Retry-After is rounded up: a client that waits that long passes.
-		protocol.WriteError(w, protocol.ErrTooManyRequests.WithDescription(
-			fmt.Sprintf("the %s budget of %d requests per %s is spent", b.class, b.quota.Count, b.quota.Per)).
-			WithRetryAfter(max(res.RetryAfter, time.Second)), nil)
-		return false
-	}
-	return true
-}
-
-// policy renders RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers-10).
-func policy(b store.RateLimits) string {
-	return fmt.Sprintf(`"read";q=%d;w=%d, "write";q=%d;w=%d`,
-		b.Read.Count, seconds(b.Read.Per), b.Write.Count, seconds(b.Write.Per))
-}
-
-// seconds rounds d up to whole seconds.
-func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
 
 // streamLimit bounds how long one proxied exchange may stream.
 const streamLimit = time.Hour
@@ -463,27 +183,6 @@ func headerPrefixFold(name, prefix string) bool {
 		}
 	}
 	return true
-}
-
-// unsafePath refuses paths an upstream might read differently from the
-// gateway: dot segments (plain or encoded: ServeMux cleans only what was
-// sent), their ";" variants, encoded slashes and backslashes, and NUL. The
-// tenant and route were decided on the decoded path; the upstream must see
-// that same path.
-func unsafePath(r *http.Request) string {
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
-		return "the path is not in canonical form"
-	}
-	if raw := strings.ToLower(r.URL.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
-		return "encoded slashes are not allowed in the path"
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "." || seg == ".." || strings.HasPrefix(seg, ".;") || strings.HasPrefix(seg, "..;") {
-			return "the path is not in canonical form"
-		}
-	}
-	return ""
 }
 
 // newProxy builds a route's reverse proxy: its own transport (so the
