@@ -72,6 +72,11 @@ func Start(t testing.TB, db string, mutate func(*config.Config)) *Server {
 	if err != nil {
 		t.Fatalf("apptest: %v", err)
 	}
+	// Passwords are hashed with a cheap argon2id in tests: its cost is
+	// internal/secret's to test, and at 64 MiB a hash under the race
+	// detector takes a second. Verification reads each hash's own
+	// parameters, so nothing else changes.
+	a.Users.Params = testPasswordParams
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -95,6 +100,9 @@ func Start(t testing.TB, db string, mutate func(*config.Config)) *Server {
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// testPasswordParams are the argon2id costs of passwords set in tests.
+var testPasswordParams = secret.PasswordParams{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type testWriter struct{ t testing.TB }
 

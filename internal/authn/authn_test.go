@@ -5,17 +5,24 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/apptest"
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/tenants"
 	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // clock is a fake clock tests move by hand.
@@ -27,19 +34,57 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// services are the domain services an Authenticator reads, on a SQLite
+// store of the test's own: no app, no listener.
+type services struct {
+	Store   store.Store
+	Tokens  *token.Service
+	Clients *clients.Service
+	Users   *users.Service
+	Tenants *tenants.Service
+	URL     string // the issuer
+}
+
+func newServices(t testing.TB) *services {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key, _ := secret.ParseMasterKey(secret.NewMasterKey())
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	km := &keys.Manager{Store: db, Sealer: sealer, Alg: jose.ES256, Overlap: keys.MaxTokenLifetime, Log: log, Now: time.Now}
+	if err := km.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := &services{Store: db, URL: "https://gatehouse.test"}
+	s.Tokens = &token.Service{Issuer: s.URL, Keys: km, Store: db, Now: time.Now}
+	s.Users = &users.Service{Store: db, Families: db, Now: time.Now, Log: log,
+		Params: secret.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+	s.Clients = &clients.Service{Store: db, Owners: s.Users, Now: time.Now, CacheTTL: time.Second, Log: log}
+	s.Tenants = &tenants.Service{Store: db, Now: time.Now, Changed: func() { s.Clients.Invalidate("") }}
+	return s
+}
+
 type fixture struct {
-	s     *apptest.Server
-	raw   store.Store // the app's store, unwatched: what another replica writes
+	s     *services
+	raw   store.Store // the store, unwatched: what another replica writes
 	a     *authn.Authenticator
 	clock *clock
 	tn    *store.Tenant
 	c     *store.Client
 }
 
-// newFixture runs the real app for its services and builds an
-// Authenticator of its own on a fake clock.
+// newFixture builds the domain services on a store of their own and an
+// Authenticator on a fake clock.
 func newFixture(t testing.TB) *fixture {
-	s := apptest.Start(t, apptest.SQLite(t), nil)
+	s := newServices(t)
 	ctx := context.Background()
 	tn := &store.Tenant{Name: "acme"}
 	if err := s.Tenants.Create(ctx, tn, store.Event{}); err != nil {
