@@ -135,7 +135,9 @@ func TestAttackRefreshOutlivesLostGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := codeFlow(t, f, "openid", "submissions:read", "submissions:write")
-	write := func(at string) int { return call(t, s, "POST", "/api/acme/submissions", at, strings.NewReader("{}")).Status }
+	write := func(at string) int {
+		return call(t, s, "POST", "/api/acme/submissions", at, strings.NewReader("{}")).Status
+	}
 	if st := write(tok.AccessToken); st != 200 {
 		t.Fatalf("write before: %d", st)
 	}
