@@ -187,9 +187,10 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			t.Errorf("after code reuse the refresh token must be revoked: %d %s", r.Status, r.Body)
 		}
 
-		// A second authorization in the same browser skips the login.
+		// A second authorization in the same browser skips the login, and
+		// the consent page too: the user approved as much before.
 		verifier = oauth2.GenerateVerifier()
-		q = f.authorize(t, b, f.conf.AuthCodeURL("st-2", oauth2.S256ChallengeOption(verifier)), false)
+		q = f.authorizeRemembered(t, b, f.conf.AuthCodeURL("st-2", oauth2.S256ChallengeOption(verifier)), false)
 		tok, err = f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 		if err != nil {
 			t.Fatal(err)
@@ -351,11 +352,13 @@ func isOAuthError(err error, code string) bool {
 	return errors.As(err, &re) && re.ErrorCode == code
 }
 
-// exchange runs a whole authorization for f and returns the tokens.
+// exchange runs a whole authorization for f and returns the tokens. It
+// says prompt=consent, so that every call goes through the consent page
+// as the first did, whatever the earlier ones left remembered.
 func (f *flow) exchange(t *testing.T) *oauth2.Token {
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
-	q := f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	q := f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")), true)
 	tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
@@ -548,7 +551,7 @@ func TestRedirectURIOmitted(t *testing.T) {
 		t.Errorf("no redirect_uri in either request: %v", err)
 	}
 	verifier = oauth2.GenerateVerifier()
-	q = f.authorize(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true)
+	q = f.authorizeRemembered(t, browser(t), f.conf.AuthCodeURL("x", oauth2.S256ChallengeOption(verifier)), true) // approved above
 	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 		t.Errorf("redirect_uri named, then left out: %v", err)
 	}

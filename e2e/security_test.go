@@ -85,11 +85,12 @@ func newSecFixture(t *testing.T) *secFixture {
 }
 
 // code runs one more authorization in the signed-in browser for conf's
-// client and returns the code and its PKCE verifier.
+// client, through the consent page (prompt=consent: the user approved
+// before), and returns the code and its PKCE verifier.
 func (fx *secFixture) code(t *testing.T, conf *oauth2.Config) (code, verifier string) {
 	t.Helper()
 	verifier = oauth2.GenerateVerifier()
-	q := fx.f.authorize(t, fx.b, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), false)
+	q := fx.f.authorize(t, fx.b, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")), false)
 	return q.Get("code"), verifier
 }
 
@@ -578,7 +579,8 @@ func TestSecurityAuthorizationCode(t *testing.T) {
 		}
 		// The forms carry the request in hidden fields and the server
 		// validates them again: a tampered consent post is refused too.
-		resp, err := fx.b.Get(authz(appCallback))
+		// (prompt=consent: the user approved this client before.)
+		resp, err := fx.b.Get(authz(appCallback, "prompt", "consent"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -762,7 +764,8 @@ func TestSecurityAuthorizationCode(t *testing.T) {
 			t.Errorf("metadata: issuer %v, iss supported %v", meta["issuer"], meta["authorization_response_iss_parameter_supported"])
 		}
 		verifier := oauth2.GenerateVerifier()
-		resp, err := fx.b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+		consent := oauth2.SetAuthURLParam("prompt", "consent") // the user approved this client before
+		resp, err := fx.b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), consent))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -776,7 +779,18 @@ func TestSecurityAuthorizationCode(t *testing.T) {
 		if resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("authorization response Cache-Control %q", resp.Header.Get("Cache-Control"))
 		}
+		// A remembered consent answers the same way, with no page.
 		resp, err = fx.b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body(t, resp)
+		loc, _ = url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("iss") != s.URL || loc.Query().Get("code") == "" ||
+			resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("remembered authorization response: %d %q Cache-Control %q", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control"))
+		}
+		resp, err = fx.b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), consent))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/federation"
@@ -66,6 +67,8 @@ type App struct {
 	Auth    *authn.Authenticator
 	IdP     *federation.Verifier
 	APIKeys *apikeys.Service
+	// Consents is remembered consent: what users approved for clients.
+	Consents *consents.Service
 	// Webhooks delivers tenants' notifications from the outbox.
 	Webhooks *webhook.Service
 	// Egress makes requests to tenant-chosen URLs (IdP metadata, webhooks).
@@ -148,6 +151,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.Egress = egress.New(egress.Options{AllowHTTP: cfg.Dev, AllowPrivate: cfg.EgressAllowPrivate, Timeout: cfg.EgressTimeout})
 	a.IdP = &federation.Verifier{Client: a.Egress, Now: a.now, Log: log}
 	a.APIKeys = &apikeys.Service{Store: a.Store, Users: a.Users, Now: a.now}
+	a.Consents = &consents.Service{Store: a.Store, Now: a.now}
 	a.Webhooks = &webhook.Service{Store: a.Store, Client: a.Egress, Now: a.now, Log: log,
 		Secret: func(tenantID string) []byte { return a.masterKey.Derive("webhook " + tenantID) }}
 	a.Auth.Tokens, a.Auth.Clients, a.Auth.Users, a.Auth.IdP = a.Tokens, a.Clients, a.Users, a.IdP
@@ -307,12 +311,12 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	pub := http.NewServeMux()
 	(&authserver.Server{Sessions: sessions,
 		Issuer: cfg.Issuer, Clients: a.Clients, Tokens: a.Tokens, Keys: a.Keys, Quota: a.Limiter,
-		Auth: a.Auth, Store: a.Store, Users: a.Users, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
+		Auth: a.Auth, Store: a.Store, Users: a.Users, Consents: a.Consents, Sealer: a.masterKey, RefreshGrace: cfg.RefreshGrace, FamilyLifetime: cfg.RefreshFamilyLifetime,
 		Audit: a.audit, Log: log, Now: a.now, DefaultTTL: cfg.AccessTokenTTL, Issued: authserver.NewIssuedCounter(a.Registry),
 	}).Mount(pub)
 	(&console.Handler{Sessions: sessions,
 		Tenants: a.Store, Users: a.Users, PATs: a.PATs, APIKeys: a.APIKeys, Clients: a.Store, ClientService: a.Clients, Events: a.Store, OpenAPI: httpapi.OpenAPI(), RouteGrants: a.Gateway.TenantGrants, TenantService: a.Tenants, Egress: a.Egress, Limiter: a.Limiter, Audit: a.audit, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(pub)
-	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
+	(&selfservice.Handler{Auth: a.Auth, PATs: a.PATs, Consents: a.Consents, Tenants: a.Store, Realm: cfg.Issuer, Log: log, Now: a.now}).Mount(pub)
 	(&apisession.Handler{Store: a.Store, Users: a.Users, Clients: a.Clients, Tokens: a.Tokens, Limiter: a.Limiter, Audit: a.audit,
 		Alert: a.Webhooks.Enqueue, Issuer: cfg.Issuer, DefaultTTL: cfg.AccessTokenTTL, Log: log, Now: a.now}).Mount(pub)
 	a.mountHealth(pub)
@@ -325,7 +329,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	}
 
 	adm := http.NewServeMux()
-	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Keys: a.Keys, BootstrapToken: bootstrap,
+	(&httpapi.API{Store: a.Store, Tenants: a.Tenants, Clients: a.Clients, Users: a.Users, PATs: a.PATs, Consents: a.Consents, Keys: a.Keys, BootstrapToken: bootstrap,
 		APIKeys: a.APIKeys, SignLink: a.Gateway.SignLink, RouteGrants: a.Gateway.TenantGrants, Egress: a.Egress, Webhooks: a.Webhooks, Log: log, Now: a.now}).Mount(adm)
 	adm.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	a.mountHealth(adm)

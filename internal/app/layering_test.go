@@ -16,7 +16,7 @@ var rank = map[string]int{
 	"internal/store": 1, "internal/store/sqlstore": 1, "internal/store/sqlite": 1, "internal/store/postgres": 1,
 	"internal/store/postgres/pgtest": 1, "internal/store/storetest": 1,
 	"internal/clients": 2, "internal/tenants": 2, "internal/keys": 2, "internal/token": 2, "internal/audit": 2, "internal/webhook": 2,
-	"internal/authn": 2, "internal/sessions": 2, "internal/websession": 2, "internal/users": 2, "internal/pats": 2, "internal/apikeys": 2, "internal/federation": 2, "internal/federation/idptest": 2,
+	"internal/authn": 2, "internal/sessions": 2, "internal/websession": 2, "internal/users": 2, "internal/pats": 2, "internal/consents": 2, "internal/apikeys": 2, "internal/federation": 2, "internal/federation/idptest": 2,
 	"internal/httpx": 3, "internal/authserver": 3, "internal/httpapi": 3, "internal/config": 3,
 	"internal/gateway": 3, "internal/selfservice": 3, "internal/apisession": 3, "internal/console": 3,
 	"internal/app":     4,

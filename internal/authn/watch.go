@@ -10,9 +10,10 @@ import (
 
 // Watch returns s with every change made through it that can take
 // authority away from a credential reported to a at once: deny-list
-// writes (a token revoked, a family ended, an API key revoked) are pulled
-// into this replica's copy before the call returns, and what is cached of
-// a PAT, an API key, a user's access and roles, or a tenant is dropped.
+// writes (a token revoked, a family ended, an API key revoked, a consent
+// withdrawn) are pulled into this replica's copy before the call returns,
+// and what is cached of a PAT, an API key, a user's access and roles, or a
+// tenant is dropped.
 // Every replica's surfaces write through their watched store, so "at once
 // on the replica that took it" needs no hook in any of them; other
 // replicas catch up within --deny-list-refresh.
@@ -45,6 +46,14 @@ func (w *watched) RevokeFamilies(ctx context.Context, f store.FamilyFilter, now 
 	n, err := w.Store.RevokeFamilies(ctx, f, now, ev)
 	if n > 0 {
 		w.a.sync(ctx)
+	}
+	return n, err
+}
+
+func (w *watched) RevokeConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time, ev store.Event) (int, error) {
+	n, err := w.Store.RevokeConsent(ctx, tenantID, userID, clientID, now, ev)
+	if n > 0 {
+		w.a.sync(ctx) // the client's sessions for the user ended
 	}
 	return n, err
 }

@@ -29,7 +29,8 @@ var cannotTakeAuthority = map[string]string{
 	// The clients service drops its own cached copy after each of these
 	// (clients.Service.update, Delete), and authn reads clients through it.
 	"UpdateClient": "the clients service's cache", "DeleteClient": "the clients service's cache",
-	"TryLock": "a lock", "Close": "the store itself",
+	"GrantConsent": "a grant only lets a later authorization skip the page; the code it issues is judged like any",
+	"TryLock":      "a lock", "Close": "the store itself",
 }
 
 // reads name the methods that only read.

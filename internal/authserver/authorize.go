@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -24,6 +25,9 @@ import (
 // user signs in (unless their session cookie is live), sees what the
 // client asks for, and approves or denies; the browser goes back to the
 // client's exact registered redirect URI with a 60-second single-use code.
+// A user who approved as much for the client before is not asked again
+// (remembered consent, internal/consents), unless the request says
+// prompt=consent or asks for gatehouse:tokens.
 const (
 	codeLifetime = 60 * time.Second
 	maxFormBytes = 16 << 10
@@ -38,6 +42,16 @@ func (s *Server) mountAuthorize(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth2/userinfo", s.userinfo)
 }
 
+// Consents is what the flow needs of remembered consent (a
+// *consents.Service).
+type Consents interface {
+	// Remembered reports whether the user's recorded consent for the
+	// client covers scopes (never when they hold gatehouse:tokens).
+	Remembered(ctx context.Context, tenantID, userID, clientID string, scopes []string) (bool, error)
+	// Record adds scopes to what the user approved for the client, with ev.
+	Record(ctx context.Context, tenantID, userID, clientID string, scopes []string, ev store.Event) error
+}
+
 // authzRequest is a validated authorization request.
 type authzRequest struct {
 	client   *clients.Resolved
@@ -47,7 +61,11 @@ type authzRequest struct {
 	scope    []string
 	nonce    string
 	chal     string
+	prompt   string // OIDC Core §3.1.2.1, space-delimited
 }
+
+// prompts reports whether the request's prompt holds v.
+func (a *authzRequest) prompts(v string) bool { return slices.Contains(strings.Fields(a.prompt), v) }
 
 // params are the request's parameters, carried through the forms.
 func (a *authzRequest) params() url.Values {
@@ -56,6 +74,9 @@ func (a *authzRequest) params() url.Values {
 		"code_challenge": {a.chal}, "code_challenge_method": {"S256"}}
 	if a.given {
 		v.Set("redirect_uri", a.redirect)
+	}
+	if a.prompt != "" {
+		v.Set("prompt", a.prompt)
 	}
 	return v
 }
@@ -82,7 +103,8 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 	if !slices.Contains(c.Client.RedirectURIs, redirect) {
 		return nil, "The redirect address does not match one this application registered, so Gatehouse will not send you there.", nil
 	}
-	a = &authzRequest{client: c, redirect: redirect, given: given, state: q.Get("state"), nonce: q.Get("nonce"), chal: q.Get("code_challenge")}
+	a = &authzRequest{client: c, redirect: redirect, given: given, state: q.Get("state"), nonce: q.Get("nonce"), chal: q.Get("code_challenge"),
+		prompt: q.Get("prompt")}
 	switch {
 	case q.Get("response_type") != "code":
 		return a, "", &protocol.Error{Code: "unsupported_response_type", Description: "response_type must be code"}
@@ -92,6 +114,12 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 		return a, "", protocol.ErrInvalidRequest.WithDescription("PKCE is required: code_challenge with code_challenge_method=S256 (plain is refused)")
 	case len(a.state) > 512 || len(a.nonce) > 512 || !protocol.Printable(a.state) || !protocol.Printable(a.nonce):
 		return a, "", protocol.ErrInvalidRequest.WithDescription("state and nonce must be printable, at most 512 bytes")
+	case len(a.prompt) > 64 || !protocol.Printable(a.prompt):
+		return a, "", protocol.ErrInvalidRequest.WithDescription("prompt must be printable, at most 64 bytes")
+	case a.prompts("none") && len(strings.Fields(a.prompt)) > 1:
+		// OIDC Core §3.1.2.1: "If this parameter contains none with any
+		// other value, an error is returned."
+		return a, "", protocol.ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values")
 	}
 	requested := strings.Fields(q.Get("scope"))
 	if len(requested) == 0 {
@@ -141,11 +169,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if uid := s.sessions().User(r, a.client.Tenant.ID); uid != "" {
-		s.showConsent(w, r, a, uid)
-		return
+	uid := s.sessions().User(r, a.client.Tenant.ID)
+	switch {
+	case uid != "" && !a.prompts("login"): // OIDC Core §3.1.2.1: login asks to sign in again
+		s.signedIn(w, r, a, uid)
+	case a.prompts("none"):
+		// OIDC Core §3.1.2.1: none "MUST NOT display any authentication
+		// or consent user interface pages", and signing in is one.
+		s.redirectError(w, r, a, &protocol.Error{Code: "login_required", Description: "the user is not signed in"})
+	default:
+		s.render(w, r, http.StatusOK, "login", loginPage(a, "", ""))
 	}
-	s.render(w, r, http.StatusOK, "login", loginPage(a, "", ""))
 }
 
 // authorizeForm is POST /oauth2/authorize: the login and consent forms.
@@ -160,7 +194,7 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := url.Values{}
-	for _, k := range []string{"response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge", "code_challenge_method"} {
+	for _, k := range []string{"response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge", "code_challenge_method", "prompt"} {
 		if v, ok := r.PostForm[k]; ok {
 			q[k] = v
 		}
@@ -209,32 +243,70 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 		return
 	}
 	s.sessions().Set(w, a.client.Tenant.ID, u.ID)
-	s.showConsent(w, r, a, u.ID)
+	s.signedIn(w, r, a, u.ID)
 }
 
-// showConsent lists what the client asks for; a user without API access is
-// told so here rather than after approving.
-func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
+// signedIn goes on once the user is known, by their session or a sign-in
+// just now: straight back to the client with a code when the user's
+// recorded consent covers what this request would grant, else to the
+// consent page. A user without API access is told so here rather than
+// after approving.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
 	if s.notOwner(w, r, a, uid) {
 		return
 	}
-	u, _, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
-	if perr != nil {
+	u, have, perr := s.apiUser(r.Context(), a.client.Tenant.ID, uid)
+	switch {
+	case perr != nil && a.prompts("none"):
+		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user cannot authorize API access: " + perr.Description})
+		return
+	case perr != nil:
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
+		return
+	}
+	scope := grantScope(a, have)
+	// OIDC Core §3.1.2.1: consent "SHOULD prompt the End-User for consent
+	// before returning information to the Client", remembered or not.
+	if !a.prompts("consent") && s.remembered(r.Context(), a, u.ID, scope) {
+		s.issue(w, r, a, u, scope, true)
+		return
+	}
+	if a.prompts("none") {
+		s.redirectError(w, r, a, &protocol.Error{Code: "consent_required", Description: "the user has not approved this request"})
 		return
 	}
 	s.render(w, r, http.StatusOK, "consent", pageData{Client: a.client.Client.Name, Tenant: a.client.Tenant.Name,
 		Params: a.params(), Scopes: describe(a.scope), Email: u.Email})
 }
 
+// grantScope is what an authorization of a grants: a user token carries
+// what both the client may ask for and the user may grant, their roles'
+// scopes and Gatehouse's own.
+func grantScope(a *authzRequest, roleScopes []string) []string {
+	return authn.Intersect(a.scope, authn.Grantable(roleScopes))
+}
+
+// remembered reports whether the user's recorded consent for the client
+// covers scope. A failure to look is logged and counts as no: asking
+// again is always safe.
+func (s *Server) remembered(ctx context.Context, a *authzRequest, uid string, scope []string) bool {
+	if s.Consents == nil {
+		return false
+	}
+	ok, err := s.Consents.Remembered(ctx, a.client.Tenant.ID, uid, a.client.Client.ID, scope)
+	if err != nil {
+		s.Log.Warn("authorize: read remembered consent", "err", err)
+	}
+	return ok && err == nil
+}
+
 func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest, uid string) {
 	ctx := r.Context()
-	now := s.Now()
 	if s.notOwner(w, r, a, uid) {
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
-		s.Audit.Record(audit.New(ctx, now, a.client.Tenant.ID, "user:"+uid, "oauth.consent_denied", a.client.Client.ID, audit.Success))
+		s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+uid, "oauth.consent_denied", a.client.Client.ID, audit.Success))
 		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user denied the request"})
 		return
 	}
@@ -243,17 +315,37 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 		s.render(w, r, http.StatusForbidden, "error", pageData{Message: "Your account cannot authorize API access: " + perr.Description + "."})
 		return
 	}
-	// A user token carries what both the client may ask for and the user
-	// may grant: their roles' scopes and Gatehouse's own.
-	scope := authn.Intersect(a.scope, authn.Grantable(have))
+	s.issue(w, r, a, u, grantScope(a, have), false)
+}
+
+// issue answers an approved request, approved by the user on the consent
+// page just now or remembered from before: a code for scope, stored with
+// its oauth.authorize event, and the redirect back. An approval on the
+// page is recorded first, so that the next request asking no more need
+// not ask.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, a *authzRequest, u *store.User, scope []string, remembered bool) {
+	ctx := r.Context()
+	now := s.Now()
 	apiScope := func(sc string) bool { return !credential.Own(sc) }
 	if slices.ContainsFunc(a.scope, apiScope) && !slices.ContainsFunc(scope, apiScope) {
 		s.redirectError(w, r, a, protocol.ErrInvalidScope.WithDescription("the user's roles grant none of the requested scopes"))
 		return
 	}
+	if !remembered && s.Consents != nil {
+		ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, consents.ActionConsent, a.client.Client.ID, audit.Success)
+		ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
+		if err := s.Consents.Record(ctx, a.client.Tenant.ID, u.ID, a.client.Client.ID, scope, ev); err != nil {
+			s.Log.Error("authorize: record consent", "err", err)
+			s.redirectError(w, r, a, protocol.ErrServer.WithDescription("temporarily unable to authorize"))
+			return
+		}
+	}
 	code := websession.RandomToken()
 	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
 	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
+	if remembered {
+		ev.Detail["consent"] = "remembered" // no page was shown
+	}
 	err := s.Store.CreateAuthCode(ctx, &store.AuthCode{Digest: secret.Hash(code).String(), ClientID: a.client.Client.ID,
 		TenantID: a.client.Tenant.ID, UserID: u.ID, RedirectURI: redirectParam(a), Scope: strings.Join(scope, " "), Nonce: a.nonce,
 		Challenge: a.chal, AuthTime: now, ExpiresAt: now.Add(codeLifetime)}, ev)

@@ -43,9 +43,12 @@ type Server struct {
 
 	// The user-delegated grants (authorization_code, refresh_token) need
 	// these; without Users they are not offered.
-	Store  store.OAuth
-	Users  Users
-	Sealer *secret.Sealer // seals the response a grace-window retry gets again
+	Store store.OAuth
+	Users Users
+	// Consents remembers what users approved, so that a request asking
+	// for no more skips the consent page (nil: every authorization asks).
+	Consents Consents
+	Sealer   *secret.Sealer // seals the response a grace-window retry gets again
 	// FamilyLifetime is a refresh family's absolute life (default 30 days).
 	FamilyLifetime time.Duration
 	// RefreshGrace lets a client retry a refresh whose response it lost

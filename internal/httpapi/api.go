@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
@@ -42,6 +43,8 @@ type API struct {
 	Users   *users.Service
 	PATs    *pats.Service
 	APIKeys *apikeys.Service
+	// Consents lists and withdraws users' remembered consents.
+	Consents *consents.Service
 	// BootstrapToken, when set, is the digest of the admin token given by
 	// GATEHOUSE_ADMIN_TOKEN; it is checked in constant time.
 	BootstrapToken *secret.Digest
@@ -98,6 +101,8 @@ var Routes = []Route{
 	{"GET", "/admin/v1/tenants/{tenant}/users/{user}/tokens", (*API).listUserTokens},
 	{"DELETE", "/admin/v1/tenants/{tenant}/users/{user}/tokens/{token}", (*API).revokeUserToken},
 	{"GET", "/admin/v1/tenants/{tenant}/tokens/expiring", (*API).expiringTokens},
+	{"GET", "/admin/v1/tenants/{tenant}/users/{user}/consents", (*API).listConsents},
+	{"DELETE", "/admin/v1/tenants/{tenant}/users/{user}/consents/{client}", (*API).revokeConsent},
 	{"GET", "/admin/v1/tenants/{tenant}/api-keys", (*API).listAPIKeys},
 	{"POST", "/admin/v1/tenants/{tenant}/api-keys", (*API).createAPIKey},
 	{"DELETE", "/admin/v1/tenants/{tenant}/api-keys/{key}", (*API).revokeAPIKey},

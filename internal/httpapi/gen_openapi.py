@@ -107,6 +107,12 @@ schemas.update({
      "scopes":{**arr(S),"maxItems":100,"description":"restrict the token to these scopes, which the calling token must hold; left out, the token gets the calling token's reach (every scope of the user's roles for an unrestricted PAT)"}}},
 })
 schemas.update({
+ "ConsentGrant":{"type":"object","required":["client_id","client_name","scopes","created_at","updated_at"],
+   "description":"What a user approved for a client on the consent page (remembered consent): a later authorization by the user asking the client for no more of these scopes is granted without the page, unless it says prompt=consent. gatehouse:tokens is never remembered, so never listed. The user sees and withdraws their own at GET and DELETE /auth/consents on the public listener.",
+   "properties":{"client_id":S,"client_name":S,"scopes":{**arr(S),"description":"sorted; each consent adds to them, none takes any away"},
+     "created_at":{**T,"description":"the first consent"},"updated_at":{**T,"description":"the latest consent"}}},
+})
+schemas.update({
  "APIKey":{"type":"object","required":["id","tenant","user_id","client_id","name","prefix","status","created_at","expires_at","revoked_at","last_login_at"],
    "description":"An API key (gate_ak_...), exchanged at POST /auth/login on the public listener for an API-key session. Only its SHA-256 is stored; the key itself is in the creation response only.",
    "properties":{"id":S,"tenant":S,"user_id":{**S,"description":"the user the key acts for, or \"\""},"client_id":{**S,"description":"the client the key acts as, or \"\""},
@@ -118,7 +124,7 @@ schemas.update({
    "properties":{"name":{**S,"maxLength":100},"user_id":S,"client_id":S,"expires_at":{**T,"description":"optional; omitted: never expires"}}},
 })
 def listof(n): return {"type":"object","required":["items","next"],"properties":{"items":arr(ref(n)),"next":{**nullable(S),"description":"cursor of the next page, null on the last"}}}
-for n in ["Tenant","Client","Event","Key","User","Group","Role","PersonalToken","APIKey"]: schemas[n+"List"]=listof(n)
+for n in ["Tenant","Client","Event","Key","User","Group","Role","PersonalToken","APIKey","ConsentGrant"]: schemas[n+"List"]=listof(n)
 def resp(desc, schema=None):
     r={"description":desc}
     if schema: r["content"]={"application/json":{"schema":schema}}
@@ -245,6 +251,14 @@ paths.update({
    "parameters":[tenant,user,p("token","path","a personal access token's id")],
    "delete":op("Revoke a user's personal access token: immediate and irreversible (every replica refuses it within a second)","revokeUserToken",None,None,
      {"204":resp("revoked (or already revoked)"),**tnf})},
+ "/admin/v1/tenants/{tenant}/users/{user}/consents":{
+   "parameters":[tenant,user],
+   "get":op("List what a user approved for clients (remembered consent), most recently approved first","listConsents",None,None,
+     {"200":resp("the user's consents (one page)",ref("ConsentGrantList")),**unf})},
+ "/admin/v1/tenants/{tenant}/users/{user}/consents/{client}":{
+   "parameters":[tenant,user,client],
+   "delete":op("Withdraw a user's consent for a client: the client's sessions for the user end (refresh tokens and their access tokens, refused within a second), and its next authorization asks again","revokeConsent",None,None,
+     {"204":resp("withdrawn"),"404":err("no such tenant or user, or the user has not approved the client")})},
  "/admin/v1/tenants/{tenant}/tokens/expiring":{
    "parameters":[tenant],
    "get":op("The tenant's live personal access tokens that expire within the next N days, soonest first","expiringTokens",

@@ -84,6 +84,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"User", admin.User{}}, {"UserInput", admin.UserInput{}}, {"APIAccessInput", admin.APIAccessInput{}},
 		{"Group", admin.Group{}}, {"GroupInput", admin.GroupInput{}}, {"Role", admin.Role{}}, {"RoleInput", admin.RoleInput{}},
 		{"PersonalToken", admin.PersonalToken{}}, {"PersonalTokenInput", admin.PersonalTokenInput{}},
+		{"ConsentGrant", admin.ConsentGrant{}},
 	} {
 		name, v := c.name, c.v
 		schema, ok := d.Components.Schemas[name]

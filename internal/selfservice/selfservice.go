@@ -1,7 +1,9 @@
 // Package selfservice is the public listener's surface for a user's own
 // credentials: /auth/tokens lists, creates and revokes the caller's
-// personal access tokens. Only a credential that is the user's own may
-// do so: a PAT, or a delegated (authorization-code) token that carries
+// personal access tokens, and /auth/consents lists and withdraws what the
+// caller approved for integrations (remembered consent; withdrawing one
+// ends that integration's sessions). Only a credential that is the user's
+// own may do so: a PAT, or a delegated (authorization-code) token that carries
 // the dedicated scope gatehouse:tokens, which the user consented to in
 // words (the console signs in with the user's password and has its own
 // page). Every other credential, a client's, an API-key session's or an
@@ -19,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/pats"
 	"github.com/gatehouse/gatehouse/internal/protocol"
@@ -36,25 +39,29 @@ type Tenants interface {
 	GetTenant(ctx context.Context, name string) (*store.Tenant, error)
 }
 
-// Handler serves /auth/tokens.
+// Handler serves /auth/tokens and /auth/consents.
 type Handler struct {
-	Auth    Authenticator
-	PATs    *pats.Service
-	Tenants Tenants
-	Realm   string // the issuer, named in WWW-Authenticate
-	Log     *slog.Logger
-	Now     func() time.Time
+	Auth     Authenticator
+	PATs     *pats.Service
+	Consents *consents.Service
+	Tenants  Tenants
+	Realm    string // the issuer, named in WWW-Authenticate
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // errNotOwn refuses a credential that may act for the user but not manage
 // their credentials.
-var errNotOwn = protocol.ErrInsufficientScope.WithDescription("personal access tokens are managed with a personal access token, " +
+var errNotOwn = protocol.ErrInsufficientScope.WithDescription("personal access tokens and consents are managed with a personal access token, " +
 	"or with a user's access token that carries the scope " + credential.ScopeTokens).WithChallenge("Bearer")
 
 // errPATsOff refuses creating a PAT in a tenant whose users authenticate
 // through its identity provider; listing and revoking still work.
 var errPATsOff = &protocol.Error{Code: "pats_disabled", Status: http.StatusConflict,
 	Description: "this tenant's users call the API with its identity provider's tokens (user_auth_mode oauth): personal access tokens cannot be created"}
+
+// errNoConsent answers a withdrawal of a consent the caller never gave.
+var errNoConsent = &protocol.Error{Code: "not_found", Status: http.StatusNotFound, Description: "you have not approved that application"}
 
 // maxBody caps a creation request.
 const maxBody = 16 << 10
@@ -64,6 +71,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /auth/tokens", h.authed(h.list))
 	mux.Handle("POST /auth/tokens", h.authed(h.create))
 	mux.Handle("DELETE /auth/tokens/{id}", h.authed(h.revoke))
+	mux.Handle("GET /auth/consents", h.authed(h.listConsents))
+	mux.Handle("DELETE /auth/consents/{client_id}", h.authed(h.revokeConsent))
 }
 
 // caller is the authenticated user, their tenant, and the most a token
@@ -180,6 +189,33 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, c caller) error {
 	id := r.PathValue("id")
 	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.userID, id, h.event(r, c, "pat.revoke")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) listConsents(w http.ResponseWriter, r *http.Request, c caller) error {
+	gs, err := h.Consents.List(r.Context(), c.tenant.ID, c.userID)
+	if err != nil {
+		return err
+	}
+	out := make([]admin.ConsentGrant, len(gs))
+	for i, g := range gs {
+		out[i] = admin.ConsentGrant{ClientID: g.ClientID, ClientName: g.ClientName, Scopes: g.Scopes, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+	}
+	protocol.WriteJSON(w, http.StatusOK, admin.List[admin.ConsentGrant]{Items: out})
+	return nil
+}
+
+// revokeConsent withdraws the caller's consent for a client and ends the
+// client's sessions for them: its next authorization asks again.
+func (h *Handler) revokeConsent(w http.ResponseWriter, r *http.Request, c caller) error {
+	_, err := h.Consents.Revoke(r.Context(), c.tenant.ID, c.userID, r.PathValue("client_id"), h.event(r, c, consents.ActionRevoke))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoConsent
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -72,6 +72,7 @@ type Store interface {
 	PATs
 	APIKeys
 	Webhooks
+	ConsentGrants
 	// TryLock takes the named lock, held by one replica at a time across
 	// everything sharing this store, if it is free; unlock releases it
 	// (as does the holder's connection ending). On SQLite, one file and

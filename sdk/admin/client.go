@@ -382,6 +382,19 @@ func (c *API) ExpiringTokens(ctx context.Context, tenant string, days int) ([]Pe
 	return out.Items, c.do(ctx, "GET", tenantPath(tenant)+"/tokens/expiring?days="+strconv.Itoa(days), nil, &out)
 }
 
+// ListConsents lists what a user approved for clients (remembered
+// consent), most recently approved first.
+func (c *API) ListConsents(ctx context.Context, tenant, user string) ([]ConsentGrant, error) {
+	var out List[ConsentGrant]
+	return out.Items, c.do(ctx, "GET", userPath(tenant, user)+"/consents", nil, &out)
+}
+
+// RevokeConsent withdraws a user's consent for a client and ends the
+// client's sessions for that user; the next authorization asks again.
+func (c *API) RevokeConsent(ctx context.Context, tenant, user, client string) error {
+	return c.do(ctx, "DELETE", userPath(tenant, user)+"/consents/"+url.PathEscape(client), nil, nil)
+}
+
 // CreateAPIKey creates an API key; the result's Key is shown only here.
 func (c *API) CreateAPIKey(ctx context.Context, tenant string, in APIKeyInput) (*APIKey, error) {
 	var out APIKey

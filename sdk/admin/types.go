@@ -413,6 +413,20 @@ type PersonalTokenInput struct {
 	Scopes *[]string `json:"scopes,omitempty"`
 }
 
+// ConsentGrant is what a user approved for a client on the consent page
+// (remembered consent): an authorization by that user asking the client
+// for no more than Scopes is granted without the page. gatehouse:tokens
+// is never remembered, so never listed.
+type ConsentGrant struct {
+	ClientID   string   `json:"client_id"`
+	ClientName string   `json:"client_name"`
+	Scopes     []string `json:"scopes"`
+	// CreatedAt is the first consent, UpdatedAt the latest (a wider one
+	// adds its scopes).
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // APIKey is an API key as listings show it; the key itself (gate_ak_...)
 // is in Key in the response that created it, and nowhere else.
 type APIKey struct {

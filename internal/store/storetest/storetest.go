@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebhooksPurge", testWebhooksPurge},
 		{"PATExpiryNotices", testPATExpiryNotices},
 		{"PATExpiryConcurrent", testPATExpiryConcurrent},
+		{"Consents", testConsents},
+		{"RevokeConsent", testRevokeConsent},
+		{"ConsentCascades", testConsentCascades},
+		{"ConsentConcurrent", testConsentConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
