@@ -89,7 +89,8 @@ func TestAttackDelegatedTokenMintsPATs(t *testing.T) {
 	// The consent page said what gatehouse:tokens means, in words.
 	b := browser(t)
 	f.conf.Scopes = []string{"gatehouse:tokens"}
-	resp, err := b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	resp, err := b.Get(f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("prompt", "consent")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,8 @@ func TestAttackOpaqueTokensSurviveRevocation(t *testing.T) {
 	t.Run("code replay", func(t *testing.T) {
 		f.conf.Scopes = []string{"submissions:read"}
 		verifier := oauth2.GenerateVerifier()
-		q := f.authorize(t, browser(t), f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), true)
+		q := f.authorize(t, browser(t), f.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier),
+			oauth2.SetAuthURLParam("prompt", "consent")), true)
 		tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 		if err != nil {
 			t.Fatal(err)
