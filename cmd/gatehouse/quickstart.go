@@ -20,23 +20,23 @@ const (
 // how to get a token. The demo client is recreated on every run so that its
 // secret can be shown: secrets are stored only as hashes.
 func printQuickstart(ctx context.Context, env *cmdEnv, a *app.App, demo bool) error {
-	ev := func(tenantID, action string) store.Event {
+	ev := func(tenantID string, action store.Action) store.Event {
 		return store.Event{Time: time.Now().UTC(), TenantID: tenantID, Actor: "system:quickstart", Action: action, Outcome: audit.Success}
 	}
 	t, err := a.Store.GetTenant(ctx, demoTenant)
 	if errors.Is(err, store.ErrNotFound) {
 		t = &store.Tenant{Name: demoTenant}
-		err = a.Tenants.Create(ctx, t, ev("", "tenant.create"))
+		err = a.Tenants.Create(ctx, t, ev("", audit.TenantCreate))
 	}
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}
-	if err := a.Clients.Delete(ctx, demoClient, ev(t.ID, "client.delete")); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.Clients.Delete(ctx, demoClient, ev(t.ID, audit.ClientDelete)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("quickstart: %w", err)
 	}
 	c := &store.Client{ID: demoClient, TenantID: t.ID, Name: "Demo M2M integration",
 		Scopes: []string{"submissions:read", "submissions:write"}, Audiences: []string{"https://api.demo.example"}}
-	secret, err := a.Clients.Create(ctx, c, ev(t.ID, "client.create"))
+	secret, err := a.Clients.Create(ctx, c, ev(t.ID, audit.ClientCreate))
 	if err != nil {
 		return fmt.Errorf("quickstart: %w", err)
 	}

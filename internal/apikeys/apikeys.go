@@ -7,6 +7,7 @@ package apikeys
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func (s *Service) Create(ctx context.Context, t *store.Tenant, in Input, ev stor
 	raw := secret.New(secret.APIKey)
 	k := &store.APIKey{ID: secret.NewID("ak"), TenantID: t.ID, UserID: in.UserID, ClientID: in.ClientID, Name: in.Name,
 		Digest: secret.Hash(raw).String(), Prefix: raw[:PrefixLen], CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond)}
-	ev.TenantID, ev.Action, ev.Target = t.ID, "api_key.create", k.ID
+	ev.TenantID, ev.Action, ev.Target = t.ID, audit.APIKeyCreate, k.ID
 	ev.Detail = map[string]any{"user": k.UserID, "client": k.ClientID}
 	if err := s.Store.CreateAPIKey(ctx, k, ev); err != nil {
 		return nil, "", err
@@ -112,6 +113,6 @@ func (s *Service) List(ctx context.Context, tenantID string) ([]store.APIKey, er
 
 // Revoke revokes a key of the tenant and ends its sessions.
 func (s *Service) Revoke(ctx context.Context, tenantID, id string, ev store.Event) (*store.APIKey, error) {
-	ev.TenantID, ev.Action, ev.Target = tenantID, "api_key.revoke", id
+	ev.TenantID, ev.Action, ev.Target = tenantID, audit.APIKeyRevoke, id
 	return s.Store.RevokeAPIKey(ctx, tenantID, id, s.Now(), ev)
 }

@@ -97,7 +97,7 @@ func (h *Handler) doLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.AccessTokens = sessions.Issued(nil, m.Claims.ID, m.Claims.ExpiresAt(), now)
 	refresh := secret.New(secret.RefreshToken)
-	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, "api_session.login", f.ID, audit.Success)
+	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, audit.APISessionLogin, f.ID, audit.Success)
 	if err := h.Store.CreateFamily(ctx, f, secret.Hash(refresh).String(), ev); err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (h *Handler) throttle(ctx context.Context, k *store.APIKey, t *store.Tenant
 	if res.Allowed {
 		return nil
 	}
-	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, "security.api_key_login_throttled", k.ID, audit.Failure)
+	ev := audit.New(ctx, now, t.ID, "api_key:"+k.ID, audit.SecurityAPIKeyLoginThrottled, k.ID, audit.Failure)
 	ev.Detail = map[string]any{"logins_per_hour": n, "retry_after_seconds": waitSeconds(res.RetryAfter)}
 	if err := h.Audit.Write(ctx, ev); err != nil { // a security event: durable before the answer
 		h.Log.Error("api session: record throttled login", "err", err)
@@ -212,7 +212,7 @@ func (h *Handler) doRefresh(w http.ResponseWriter, r *http.Request) error {
 	// now; a session whose holder lost all of it ends.
 	req.Scope, err = sessions.Narrow(f.Scope, "", holder)
 	if errors.Is(err, sessions.ErrScopeLost) {
-		ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, "api_session.logout", f.ID, audit.Success)
+		ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, audit.APISessionLogout, f.ID, audit.Success)
 		ev.Detail = map[string]any{"reason": "the key's user or client lost every scope the session was granted"}
 		if _, err := h.Store.RevokeFamilies(ctx, store.FamilyFilter{ID: f.ID}, now, ev); err != nil {
 			return err
@@ -241,7 +241,7 @@ func (h *Handler) doRefresh(w http.ResponseWriter, r *http.Request) error {
 			// it for everyone.
 			sessions.End(f, now)
 			outcome = errRefreshReused
-			ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, "security.api_session_refresh_reuse", f.ID, audit.Failure)
+			ev := audit.New(ctx, now, f.TenantID, "api_key:"+f.APIKeyID, audit.SecurityAPISessionRefreshReuse, f.ID, audit.Failure)
 			ev.Detail = map[string]any{"presented_generation": gen, "current_generation": f.Generation}
 			return "", &ev, nil
 		case sessions.TooEarly:
@@ -308,7 +308,7 @@ func (h *Handler) doLogout(w http.ResponseWriter, r *http.Request) error {
 		}
 		filter, tenantID = store.FamilyFilter{ID: f.ID, APIKeyID: f.APIKeyID}, f.TenantID
 	}
-	ev := audit.New(ctx, now, tenantID, "api_key:"+filter.APIKeyID, "api_session.logout", filter.ID, audit.Success)
+	ev := audit.New(ctx, now, tenantID, "api_key:"+filter.APIKeyID, audit.APISessionLogout, filter.ID, audit.Success)
 	if _, err := h.Store.RevokeFamilies(ctx, filter, now, ev); err != nil {
 		return err
 	}

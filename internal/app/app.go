@@ -291,7 +291,7 @@ func (a *App) adminCredential(ctx context.Context) (*secret.Digest, error) {
 	}
 	tok := secret.New(secret.AdminToken)
 	cred := &store.AdminCredential{ID: secret.NewID("adm"), Name: "dev bootstrap", Digest: secret.Hash(tok).String(), CreatedAt: a.now().UTC()}
-	ev := store.Event{Time: cred.CreatedAt, Actor: "system", Action: "admin.create", Target: cred.ID, Outcome: audit.Success}
+	ev := store.Event{Time: cred.CreatedAt, Actor: "system", Action: audit.AdminCreate, Target: cred.ID, Outcome: audit.Success}
 	if err := a.Store.CreateAdminCredential(ctx, cred, ev); err != nil {
 		return nil, err
 	}
@@ -519,7 +519,7 @@ func (a *App) rotateIfDue(ctx context.Context) error {
 		return nil
 	}
 	k, err := a.Keys.Rotate(ctx, "", a.Config.KeyPublishAhead, store.Event{Time: now.UTC(), Actor: "system",
-		Action: "key.rotate", Outcome: audit.Success, Detail: map[string]any{"scheduled": true}})
+		Action: audit.KeyRotate, Outcome: audit.Success, Detail: map[string]any{"scheduled": true}})
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func MetaFrom(ctx context.Context) Meta {
 }
 
 // New builds an event stamped with the request metadata in ctx.
-func New(ctx context.Context, now time.Time, tenantID, actor, action, target, outcome string) store.Event {
+func New(ctx context.Context, now time.Time, tenantID, actor string, action store.Action, target, outcome string) store.Event {
 	m := MetaFrom(ctx)
 	return store.Event{Time: now, TenantID: tenantID, Actor: protocol.Clean(actor, 128), Action: action,
 		Target: protocol.Clean(target, 256), IP: protocol.Clean(m.IP, 64), UserAgent: protocol.Clean(m.UserAgent, 256), Outcome: outcome}

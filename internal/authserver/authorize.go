@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clients"
-	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -232,12 +231,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) 
 	}
 	u, err := s.Users.Login(ctx, a.client.Tenant.ID, email, r.PostForm.Get("password"))
 	if err != nil {
-		ev := audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+protocol.Clean(email, 254), "user.login_failed", a.client.Client.ID, audit.Failure)
+		ev := audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+protocol.Clean(email, 254), audit.UserLoginFailed, a.client.Client.ID, audit.Failure)
 		s.Audit.Record(ev)
 		again(http.StatusUnauthorized, "The email or password is not right.")
 		return
 	}
-	if err := s.Audit.Write(ctx, audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, "user.login", a.client.Client.ID, audit.Success)); err != nil {
+	if err := s.Audit.Write(ctx, audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+u.ID, audit.UserLogin, a.client.Client.ID, audit.Success)); err != nil {
 		s.Log.Error("authorize: record sign-in", "err", err)
 		again(http.StatusServiceUnavailable, "Signing in is not possible right now. Try again in a moment.")
 		return
@@ -306,7 +305,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a *authzRequest
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
-		s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+uid, "oauth.consent_denied", a.client.Client.ID, audit.Success))
+		s.Audit.Record(audit.New(ctx, s.Now(), a.client.Tenant.ID, "user:"+uid, audit.OAuthConsentDenied, a.client.Client.ID, audit.Success))
 		s.redirectError(w, r, a, &protocol.Error{Code: "access_denied", Description: "the user denied the request"})
 		return
 	}
@@ -332,7 +331,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, a *authzRequest, 
 		return
 	}
 	if !remembered && s.Consents != nil {
-		ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, consents.ActionConsent, a.client.Client.ID, audit.Success)
+		ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, audit.OAuthConsent, a.client.Client.ID, audit.Success)
 		ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
 		if err := s.Consents.Record(ctx, a.client.Tenant.ID, u.ID, a.client.Client.ID, scope, ev); err != nil {
 			s.Log.Error("authorize: record consent", "err", err)
@@ -341,7 +340,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, a *authzRequest, 
 		}
 	}
 	code := websession.RandomToken()
-	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, "oauth.authorize", a.client.Client.ID, audit.Success)
+	ev := audit.New(ctx, now, a.client.Tenant.ID, "user:"+u.ID, audit.OAuthAuthorize, a.client.Client.ID, audit.Success)
 	ev.Detail = map[string]any{"scope": strings.Join(scope, " ")}
 	if remembered {
 		ev.Detail["consent"] = "remembered" // no page was shown
@@ -365,7 +364,7 @@ func (s *Server) notOwner(w http.ResponseWriter, r *http.Request, a *authzReques
 	if owner == "" || owner == uid {
 		return false
 	}
-	ev := audit.New(r.Context(), s.Now(), a.client.Tenant.ID, "user:"+uid, "oauth.authorize", a.client.Client.ID, audit.Failure)
+	ev := audit.New(r.Context(), s.Now(), a.client.Tenant.ID, "user:"+uid, audit.OAuthAuthorize, a.client.Client.ID, audit.Failure)
 	ev.Detail = map[string]any{"reason": "not the integration's owner"}
 	s.Audit.Record(ev)
 	s.render(w, r, http.StatusForbidden, "error", pageData{Message: "This integration belongs to another user. Only its owner can authorize it."})

@@ -87,8 +87,8 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 		fam := &store.RefreshFamily{ID: famID, ClientID: c.Client.ID, TenantID: c.Tenant.ID, UserID: u.ID,
 			Scope: ac.Scope, Nonce: ac.Nonce, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(s.familyLifetime(c.Tenant)),
 			Generation: 1, RotatedAt: now, AccessTokens: sessions.Issued(nil, m.Claims.ID, m.Claims.ExpiresAt(), now)}
-		ev := audit.New(ctx, now, c.Tenant.ID, "user:"+u.ID, "oauth.code_redeem", c.Client.ID, audit.Success)
-		reuse := audit.New(ctx, now, c.Tenant.ID, "client:"+c.Client.ID, "oauth.code_reuse", c.Client.ID, audit.Failure)
+		ev := audit.New(ctx, now, c.Tenant.ID, "user:"+u.ID, audit.OAuthCodeRedeem, c.Client.ID, audit.Success)
+		reuse := audit.New(ctx, now, c.Tenant.ID, "client:"+c.Client.ID, audit.OAuthCodeReuse, c.Client.ID, audit.Failure)
 		reuse.Detail = map[string]any{"user": u.ID, "action": "revoked the tokens issued for the code"}
 		switch err := s.Store.RedeemAuthCode(ctx, digest, now, fam, secret.Hash(rt).String(), ev, reuse); {
 		case errors.Is(err, store.ErrReused):
@@ -183,7 +183,7 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 				// it for everyone.
 				sessions.End(f, now)
 				outcome = protocol.ErrInvalidGrant.WithDescription("the refresh token was already used; the session is revoked")
-				ev := audit.New(ctx, now, f.TenantID, "client:"+c.Client.ID, "oauth.refresh_reuse", f.ID, audit.Failure)
+				ev := audit.New(ctx, now, f.TenantID, "client:"+c.Client.ID, audit.OAuthRefreshReuse, f.ID, audit.Failure)
 				ev.Detail = map[string]any{"user": f.UserID, "presented_generation": gen, "current_generation": f.Generation}
 				return "", &ev, nil
 			case sessions.Rotate:
@@ -217,7 +217,7 @@ func (s *Server) refreshToken(ctx context.Context, c *clients.Resolved, p protoc
 
 // endLostFamily ends a family whose holder lost every scope it granted.
 func (s *Server) endLostFamily(ctx context.Context, f *store.RefreshFamily, c *clients.Resolved) *protocol.Error {
-	ev := audit.New(ctx, s.Now(), f.TenantID, "client:"+c.Client.ID, "oauth.family_revoke", f.ID, audit.Success)
+	ev := audit.New(ctx, s.Now(), f.TenantID, "client:"+c.Client.ID, audit.OAuthFamilyRevoke, f.ID, audit.Success)
 	ev.Detail = map[string]any{"user": f.UserID, "reason": "the user or the client lost every scope the authorization granted"}
 	if _, err := s.Store.RevokeFamilies(ctx, store.FamilyFilter{ID: f.ID}, s.Now(), ev); err != nil {
 		return protocol.AsError(err, s.Log)

@@ -106,7 +106,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	// from the same grant) when the caller is the client it was issued to.
 	if s.Store != nil && secret.Parse(raw, secret.RefreshToken) == nil {
 		if f, _, err := s.Store.GetFamilyByToken(r.Context(), secret.Hash(raw).String()); err == nil && f.ClientID == caller.Client.ID {
-			ev := audit.New(r.Context(), s.Now(), f.TenantID, "client:"+caller.Client.ID, "oauth.family_revoke", f.ID, audit.Success)
+			ev := audit.New(r.Context(), s.Now(), f.TenantID, "client:"+caller.Client.ID, audit.OAuthFamilyRevoke, f.ID, audit.Success)
 			if _, err := s.Store.RevokeFamilies(r.Context(), store.FamilyFilter{ID: f.ID}, s.Now(), ev); err != nil {
 				protocol.WriteError(w, err, s.Log)
 				return
@@ -128,7 +128,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 			protocol.WriteError(w, protocol.ErrUnauthorizedClient.WithDescription("the token was not issued to this client"), s.Log)
 			return
 		}
-		ev := audit.New(r.Context(), s.Now(), caller.Tenant.ID, "client:"+caller.Client.ID, "token.revoke", c.ID, audit.Success)
+		ev := audit.New(r.Context(), s.Now(), caller.Tenant.ID, "client:"+caller.Client.ID, audit.TokenRevoke, c.ID, audit.Success)
 		if c.ID == "" {
 			ev.Target = "opaque"
 		}

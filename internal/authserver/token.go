@@ -143,7 +143,7 @@ func (s *Server) authenticateClient(r *http.Request, p protocol.Params) (*client
 		}
 	}
 	who := describeID(id)
-	ev := audit.New(r.Context(), s.Now(), tenantID, "client:"+who, "client.auth_failed", who, audit.Failure)
+	ev := audit.New(r.Context(), s.Now(), tenantID, "client:"+who, audit.ClientAuthFailed, who, audit.Failure)
 	ev.Detail = map[string]any{"reason": reason}
 	s.Audit.Record(ev)
 	return nil, invalid

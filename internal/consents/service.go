@@ -11,13 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// The activity log's actions: a consent recorded (the user pressed Allow)
-// and one withdrawn.
-const (
-	ActionConsent = "oauth.consent"
-	ActionRevoke  = "oauth.consent_revoke"
-)
-
 // Store is what the service needs persisted.
 type Store interface {
 	store.ConsentGrants

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
@@ -71,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func event(action string) store.Event {
+func event(action store.Action) store.Event {
 	return store.Event{Action: action, Actor: "user:" + user, Outcome: "success", TenantID: tenant}
 }
 
@@ -90,11 +91,11 @@ func TestRecordAndRemembered(t *testing.T) {
 	if remembered("gc_sync") {
 		t.Fatal("remembered before any consent")
 	}
-	if err := f.svc.Record(ctx, tenant, user, "gc_sync", []string{"openid", "submissions:read", "gatehouse:tokens"}, event(ActionConsent)); err != nil {
+	if err := f.svc.Record(ctx, tenant, user, "gc_sync", []string{"openid", "submissions:read", "gatehouse:tokens"}, event(audit.OAuthConsent)); err != nil {
 		t.Fatal(err)
 	}
 	f.clock = f.clock.Add(time.Hour)
-	if err := f.svc.Record(ctx, tenant, user, "gc_sync", []string{"email"}, event(ActionConsent)); err != nil {
+	if err := f.svc.Record(ctx, tenant, user, "gc_sync", []string{"email"}, event(audit.OAuthConsent)); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -118,7 +119,7 @@ func TestRecordAndRemembered(t *testing.T) {
 	if err != nil || fmt.Sprint(g.Scopes) != "[email openid submissions:read]" || !g.UpdatedAt.Equal(f.clock) || !g.CreatedAt.Equal(f.clock.Add(-time.Hour)) {
 		t.Fatalf("stored grant %+v, %v", g, err)
 	}
-	evs, _ := f.store.ListEvents(ctx, store.EventQuery{TenantID: tenant, Action: ActionConsent})
+	evs, _ := f.store.ListEvents(ctx, store.EventQuery{TenantID: tenant, Action: string(audit.OAuthConsent)})
 	if len(evs) != 2 || evs[0].Target != "gc_sync" {
 		t.Fatalf("consent events %+v", evs)
 	}
@@ -128,7 +129,7 @@ func TestListAndRevoke(t *testing.T) {
 	f := newFixture(t)
 	for _, c := range []string{"gc_sync", "gc_export"} {
 		f.clock = f.clock.Add(time.Minute)
-		if err := f.svc.Record(ctx, tenant, user, c, []string{"openid"}, event(ActionConsent)); err != nil {
+		if err := f.svc.Record(ctx, tenant, user, c, []string{"openid"}, event(audit.OAuthConsent)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,7 +138,7 @@ func TestListAndRevoke(t *testing.T) {
 		t.Fatalf("List = %+v, %v", gs, err)
 	}
 
-	ev := event(ActionRevoke)
+	ev := event(audit.OAuthConsentRevoke)
 	ev.Detail = map[string]any{"by": "test"}
 	if n, err := f.svc.Revoke(ctx, tenant, user, "gc_sync", ev); err != nil || n != 0 {
 		t.Fatalf("Revoke = %d, %v", n, err)
@@ -146,10 +147,10 @@ func TestListAndRevoke(t *testing.T) {
 		t.Errorf("Revoke changed the caller's detail: %v", ev.Detail)
 	}
 	var nf *store.NotFoundError
-	if _, err := f.svc.Revoke(ctx, tenant, user, "gc_sync", event(ActionRevoke)); !errors.As(err, &nf) || nf.Kind != "consent" {
+	if _, err := f.svc.Revoke(ctx, tenant, user, "gc_sync", event(audit.OAuthConsentRevoke)); !errors.As(err, &nf) || nf.Kind != "consent" {
 		t.Fatalf("second Revoke: %v, want a missing consent", err)
 	}
-	evs, _ := f.store.ListEvents(ctx, store.EventQuery{TenantID: tenant, Action: ActionRevoke})
+	evs, _ := f.store.ListEvents(ctx, store.EventQuery{TenantID: tenant, Action: string(audit.OAuthConsentRevoke)})
 	if len(evs) != 1 || evs[0].Target != "gc_sync" || evs[0].Detail["user"] != user || evs[0].Detail["by"] != "test" {
 		t.Fatalf("revoke events %+v", evs)
 	}

@@ -179,7 +179,7 @@ func exported(e store.Event) exportedEvent {
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
 	}
-	return exportedEvent{ID: e.ID, Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP,
+	return exportedEvent{ID: e.ID, Time: e.Time.UTC(), Actor: e.Actor, Action: string(e.Action), Target: e.Target, IP: e.IP,
 		UserAgent: e.UserAgent, Outcome: e.Outcome, Detail: e.Detail}
 }
 

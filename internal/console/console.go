@@ -349,7 +349,7 @@ func assetServer(next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) event(r *http.Request, c *caller, action, target string) store.Event {
+func (h *Handler) event(r *http.Request, c *caller, action store.Action, target string) store.Event {
 	return audit.New(r.Context(), h.Now(), c.tenant.ID, "user:"+c.user.ID, action, target, audit.Success)
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func (h *Handler) createIntegration(w http.ResponseWriter, r *http.Request, c *c
 	if err := h.mayHandOut(c, cl); err != nil {
 		return h.integrationResult(w, r, c, nil, err)
 	}
-	plain, err := h.ClientService.Create(r.Context(), cl, h.event(r, c, "client.create", cl.ID))
+	plain, err := h.ClientService.Create(r.Context(), cl, h.event(r, c, audit.ClientCreate, cl.ID))
 	if err != nil {
 		return h.integrationResult(w, r, c, nil, err)
 	}
@@ -171,7 +172,7 @@ func (h *Handler) rotateIntegration(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	plain, updated, err := h.ClientService.Rotate(r.Context(), cl.ID, 24*time.Hour, h.event(r, c, "client.rotate_secret", cl.ID))
+	plain, updated, err := h.ClientService.Rotate(r.Context(), cl.ID, 24*time.Hour, h.event(r, c, audit.ClientRotateSecret, cl.ID))
 	if err != nil {
 		return h.integrationResult(w, r, c, nil, err)
 	}
@@ -185,7 +186,7 @@ func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	if err := h.ClientService.Delete(r.Context(), cl.ID, h.event(r, c, "client.delete", cl.ID)); err != nil {
+	if err := h.ClientService.Delete(r.Context(), cl.ID, h.event(r, c, audit.ClientDelete, cl.ID)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, c.path("integrations?deleted=1"), http.StatusSeeOther)

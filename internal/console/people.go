@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"strings"
 
@@ -92,9 +93,9 @@ func (h *Handler) setUsersAPI(w http.ResponseWriter, r *http.Request, c *caller)
 	if len(ids) == 0 {
 		return &protocol.Error{Code: "invalid_request", Status: http.StatusBadRequest, Description: "Tick at least one user."}
 	}
-	action := "user.disable_api"
+	action := audit.UserDisableAPI
 	if enabled {
-		action = "user.enable_api"
+		action = audit.UserEnableAPI
 	}
 	if err := h.Users.SetAPIEnabled(r.Context(), c.tenant.ID, ids, enabled, h.event(r, c, action, "")); err != nil {
 		return err
@@ -133,7 +134,7 @@ func (h *Handler) setGroupsAPI(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	for _, id := range ids {
 		if _, err := h.Users.UpdateGroup(r.Context(), c.tenant.ID, id, &users.GroupPatch{APIEnabled: &enabled},
-			h.event(r, c, "group.update", id)); err != nil {
+			h.event(r, c, audit.GroupUpdate, id)); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"strconv"
 	"strings"
@@ -181,7 +182,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, c *caller
 		return h.formProblems(w, r, c, sf, problems)
 	}
 	_, err := h.TenantService.Update(r.Context(), c.tenant.ID, func(t *store.Tenant) { sf.apply(&t.Settings) },
-		h.event(r, c, "tenant.update", c.tenant.Name))
+		h.event(r, c, audit.TenantUpdate, c.tenant.Name))
 	var inv *tenants.InvalidError
 	if errors.As(err, &inv) {
 		return h.formProblems(w, r, c, sf, inv.Problems)

@@ -34,12 +34,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, t *store.Tenant
 	}
 	u, err := h.Users.Login(ctx, t.ID, v.Email, r.PostForm.Get("password"))
 	if err != nil {
-		h.Audit.Record(audit.New(ctx, h.Now(), t.ID, "user:"+protocol.Clean(v.Email, 254), "user.login_failed", "console", audit.Failure))
+		h.Audit.Record(audit.New(ctx, h.Now(), t.ID, "user:"+protocol.Clean(v.Email, 254), audit.UserLoginFailed, "console", audit.Failure))
 		v.Error = "The email or password is not right."
 		h.render(w, r, http.StatusUnauthorized, "signin", v)
 		return
 	}
-	if err := h.Audit.Write(ctx, audit.New(ctx, h.Now(), t.ID, "user:"+u.ID, "user.login", "console", audit.Success)); err != nil {
+	if err := h.Audit.Write(ctx, audit.New(ctx, h.Now(), t.ID, "user:"+u.ID, audit.UserLogin, "console", audit.Success)); err != nil {
 		h.Log.Error("console: record sign-in", "err", err)
 		v.Error = "Signing in is not possible right now. Try again in a moment."
 		h.render(w, r, http.StatusServiceUnavailable, "signin", v)
@@ -50,7 +50,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, t *store.Tenant
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ev := h.event(r, c, "user.logout", "console")
+	ev := h.event(r, c, audit.UserLogout, "console")
 	recorded, err := h.Sessions.End(w, r, ev)
 	if err != nil {
 		return err

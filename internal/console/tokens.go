@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (h *Handler) create(r *http.Request, c *caller) (made *pats.Created, status
 		return nil, http.StatusBadRequest, "Choose an expiry: 7, 30 or 90 days, a date, or never.", nil
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	made, err = h.PATs.Create(r.Context(), c.tenant.ID, c.user.ID, name, exp, nil, h.event(r, c, "pat.create", ""))
+	made, err = h.PATs.Create(r.Context(), c.tenant.ID, c.user.ID, name, exp, nil, h.event(r, c, audit.PATCreate, ""))
 	var inv *pats.InvalidError
 	var lim *store.PATLimitError
 	switch {
@@ -122,7 +123,7 @@ func (h *Handler) confirmRevoke(w http.ResponseWriter, r *http.Request, c *calle
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
-	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.user.ID, id, h.event(r, c, "pat.revoke", id)); err != nil {
+	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.user.ID, id, h.event(r, c, audit.PATRevoke, id)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, c.path("tokens?revoked=1"), http.StatusSeeOther)

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,7 +86,7 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, c *caller) er
 		}
 		return err
 	}
-	updated, err := h.Users.Update(ctx, c.tenant.ID, u.ID, &users.Patch{Roles: &roles, APIEnabled: &api}, h.event(r, c, "user.update", u.ID))
+	updated, err := h.Users.Update(ctx, c.tenant.ID, u.ID, &users.Patch{Roles: &roles, APIEnabled: &api}, h.event(r, c, audit.UserUpdate, u.ID))
 	var inv *users.InvalidError
 	switch {
 	case errors.Is(err, users.ErrLastSuper):
@@ -104,9 +105,9 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, c *caller) er
 		in, wanted := slices.Contains(updated.Groups, g), slices.Contains(want, g)
 		switch {
 		case wanted && !in:
-			err = h.Users.AddMember(ctx, c.tenant.ID, g, u.ID, h.event(r, c, "group.add_member", g))
+			err = h.Users.AddMember(ctx, c.tenant.ID, g, u.ID, h.event(r, c, audit.GroupAddMember, g))
 		case in && !wanted:
-			err = h.Users.RemoveMember(ctx, c.tenant.ID, g, u.ID, h.event(r, c, "group.remove_member", g))
+			err = h.Users.RemoveMember(ctx, c.tenant.ID, g, u.ID, h.event(r, c, audit.GroupRemoveMember, g))
 		}
 		if err != nil {
 			return err

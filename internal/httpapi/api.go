@@ -177,7 +177,7 @@ func (a *API) authenticate(r *http.Request) (string, error) {
 }
 
 // event builds the audit event of an admin mutation.
-func (a *API) event(r *http.Request, tenantID, action, target string) store.Event {
+func (a *API) event(r *http.Request, tenantID string, action store.Action, target string) store.Event {
 	actor, _ := r.Context().Value(actorKey{}).(string)
 	return audit.New(r.Context(), a.Now().UTC(), tenantID, actor, action, target, audit.Success)
 }

@@ -65,7 +65,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, tenantID string) err
 	}
 	out := make([]admin.Event, len(evs))
 	for i, e := range evs {
-		out[i] = admin.Event{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP,
+		out[i] = admin.Event{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: string(e.Action), Target: e.Target, IP: e.IP,
 			UserAgent: e.UserAgent, Outcome: e.Outcome, Detail: e.Detail}
 	}
 	protocol.WriteJSON(w, http.StatusOK, newList(out, eq.Limit, func(e admin.Event) string { return strconv.FormatInt(e.ID, 10) }))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"time"
 
@@ -107,7 +108,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err := p.Apply(c); err != nil {
 		return err
 	}
-	plain, err := a.Clients.Create(r.Context(), c, a.event(r, t.ID, "client.create", c.ID))
+	plain, err := a.Clients.Create(r.Context(), c, a.event(r, t.ID, audit.ClientCreate, c.ID))
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err = a.Clients.Update(r.Context(), c.ID, clientPatch(&in), a.event(r, t.ID, "client.update", c.ID))
+	c, err = a.Clients.Update(r.Context(), c.ID, clientPatch(&in), a.event(r, t.ID, audit.ClientUpdate, c.ID))
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Clients.Delete(r.Context(), c.ID, a.event(r, t.ID, "client.delete", c.ID)); err != nil {
+	if err := a.Clients.Delete(r.Context(), c.ID, a.event(r, t.ID, audit.ClientDelete, c.ID)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -171,7 +172,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	plain, c, err := a.Clients.Rotate(r.Context(), c.ID, seconds(in.PreviousExpiresIn),
-		a.event(r, t.ID, "client.rotate_secret", c.ID))
+		a.event(r, t.ID, audit.ClientRotateSecret, c.ID))
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ func (a *API) retireSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err = a.Clients.Retire(r.Context(), c.ID, r.PathValue("secret"), a.event(r, t.ID, "client.retire_secret", c.ID))
+	c, err = a.Clients.Retire(r.Context(), c.ID, r.PathValue("secret"), a.event(r, t.ID, audit.ClientRetireSecret, c.ID))
 	if err != nil {
 		return err
 	}
@@ -206,16 +207,16 @@ func (a *API) render(r *http.Request, c *store.Client, tenant string) admin.Clie
 }
 
 func (a *API) grantTenant(w http.ResponseWriter, r *http.Request) error {
-	return a.changeTenantGrant(w, r, "client.grant_tenant", a.Clients.GrantTenant)
+	return a.changeTenantGrant(w, r, audit.ClientGrantTenant, a.Clients.GrantTenant)
 }
 
 func (a *API) revokeTenant(w http.ResponseWriter, r *http.Request) error {
-	return a.changeTenantGrant(w, r, "client.revoke_tenant", a.Clients.RevokeTenant)
+	return a.changeTenantGrant(w, r, audit.ClientRevokeTenant, a.Clients.RevokeTenant)
 }
 
 // changeTenantGrant grants or withdraws the client's access to the tenant
 // named {other}, audited in the client's tenant.
-func (a *API) changeTenantGrant(w http.ResponseWriter, r *http.Request, action string,
+func (a *API) changeTenantGrant(w http.ResponseWriter, r *http.Request, action store.Action,
 	change func(ctx context.Context, id, tenantID string, ev store.Event) (*store.Client, error)) error {
 	t, c, err := a.client(r)
 	if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -40,7 +41,7 @@ func (a *API) revokeConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.Consents.Revoke(r.Context(), t.ID, u.ID, id, a.event(r, t.ID, consents.ActionRevoke, id)); err != nil {
+	if _, err := a.Consents.Revoke(r.Context(), t.ID, u.ID, id, a.event(r, t.ID, audit.OAuthConsentRevoke, id)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"time"
 
@@ -35,7 +36,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if in.Immediate {
 		ahead = 0
 	}
-	ev := a.event(r, "", "key.rotate", "")
+	ev := a.event(r, "", audit.KeyRotate, "")
 	ev.Detail = map[string]any{"immediate": in.Immediate, "activates_in_seconds": int(ahead.Seconds())}
 	k, err := a.Keys.Rotate(r.Context(), jose.SignatureAlgorithm(in.Alg), ahead, ev)
 	if err != nil {

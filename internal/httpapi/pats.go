@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,7 +56,7 @@ func (a *API) revokeUserToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.PATs.Revoke(r.Context(), t.ID, u.ID, id, a.event(r, t.ID, "pat.revoke", id)); err != nil {
+	if _, err := a.PATs.Revoke(r.Context(), t.ID, u.ID, id, a.event(r, t.ID, audit.PATRevoke, id)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

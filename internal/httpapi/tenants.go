@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"cmp"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"slices"
 	"time"
@@ -157,7 +158,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	t := &store.Tenant{}
 	a.applyTenant(&in, t)
-	if err := a.Tenants.Create(r.Context(), t, a.event(r, "", "tenant.create", "")); err != nil {
+	if err := a.Tenants.Create(r.Context(), t, a.event(r, "", audit.TenantCreate, "")); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/admin/v1/tenants/"+t.Name)
@@ -183,7 +184,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err = a.Tenants.Update(r.Context(), t.ID, func(t *store.Tenant) { a.applyTenant(&in, t) }, a.event(r, t.ID, "tenant.update", t.Name))
+	t, err = a.Tenants.Update(r.Context(), t.ID, func(t *store.Tenant) { a.applyTenant(&in, t) }, a.event(r, t.ID, audit.TenantUpdate, t.Name))
 	if err != nil {
 		return err
 	}
@@ -197,7 +198,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// A server-wide event: the tenant's own log goes with its URL.
-	ev := a.event(r, "", "tenant.delete", t.Name)
+	ev := a.event(r, "", audit.TenantDelete, t.Name)
 	ev.Detail = map[string]any{"tenant_id": t.ID}
 	if err := a.Tenants.Delete(r.Context(), t.ID, ev); err != nil {
 		return err

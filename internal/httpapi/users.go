@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/clients"
@@ -115,7 +116,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	u, err := a.Users.Create(r.Context(), t.ID, userPatch(&in), a.event(r, t.ID, "user.create", ""))
+	u, err := a.Users.Create(r.Context(), t.ID, userPatch(&in), a.event(r, t.ID, audit.UserCreate, ""))
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ev := a.event(r, t.ID, "user.update", u.ID)
+	ev := a.event(r, t.ID, audit.UserUpdate, u.ID)
 	if in.Password != nil {
 		ev.Detail = map[string]any{"password": "changed"} // never the value
 	}
@@ -187,7 +188,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Users.Delete(r.Context(), t.ID, u.ID, a.event(r, t.ID, "user.delete", u.ID)); err != nil {
+	if err := a.Users.Delete(r.Context(), t.ID, u.ID, a.event(r, t.ID, audit.UserDelete, u.ID)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -212,9 +213,9 @@ func (a *API) setAPIAccess(w http.ResponseWriter, r *http.Request) error {
 			return &store.NotFoundError{Kind: "user", ID: protocol.Clean(id, 128)}
 		}
 	}
-	action := "user.disable_api"
+	action := audit.UserDisableAPI
 	if *in.Enabled {
-		action = "user.enable_api"
+		action = audit.UserEnableAPI
 	}
 	if err := a.Users.SetAPIEnabled(r.Context(), t.ID, in.UserIDs, *in.Enabled, a.event(r, t.ID, action, "")); err != nil {
 		return err
@@ -272,7 +273,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	g, err := a.Users.CreateGroup(r.Context(), t.ID, groupPatch(&in), a.event(r, t.ID, "group.create", ""))
+	g, err := a.Users.CreateGroup(r.Context(), t.ID, groupPatch(&in), a.event(r, t.ID, audit.GroupCreate, ""))
 	if err != nil {
 		return err
 	}
@@ -299,7 +300,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if g, err = a.Users.UpdateGroup(r.Context(), t.ID, g.ID, groupPatch(&in), a.event(r, t.ID, "group.update", g.ID)); err != nil {
+	if g, err = a.Users.UpdateGroup(r.Context(), t.ID, g.ID, groupPatch(&in), a.event(r, t.ID, audit.GroupUpdate, g.ID)); err != nil {
 		return err
 	}
 	protocol.WriteJSON(w, http.StatusOK, groupJSON(g, t.Name))
@@ -311,7 +312,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Users.DeleteGroup(r.Context(), t.ID, g.ID, a.event(r, t.ID, "group.delete", g.ID)); err != nil {
+	if err := a.Users.DeleteGroup(r.Context(), t.ID, g.ID, a.event(r, t.ID, audit.GroupDelete, g.ID)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -340,14 +341,14 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
-	return a.changeMember(w, r, "group.add_member", a.Users.AddMember)
+	return a.changeMember(w, r, audit.GroupAddMember, a.Users.AddMember)
 }
 
 func (a *API) removeMember(w http.ResponseWriter, r *http.Request) error {
-	return a.changeMember(w, r, "group.remove_member", a.Users.RemoveMember)
+	return a.changeMember(w, r, audit.GroupRemoveMember, a.Users.RemoveMember)
 }
 
-func (a *API) changeMember(w http.ResponseWriter, r *http.Request, action string,
+func (a *API) changeMember(w http.ResponseWriter, r *http.Request, action store.Action,
 	change func(ctx context.Context, tenantID, groupID, userID string, ev store.Event) error) error {
 	t, g, err := a.group(r)
 	if err != nil {
@@ -399,7 +400,7 @@ func (a *API) createRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	role := &store.Role{TenantID: t.ID, Name: in.Name, Scopes: in.Scopes}
-	if err := a.Users.CreateRole(r.Context(), role, a.event(r, t.ID, "role.create", "")); err != nil {
+	if err := a.Users.CreateRole(r.Context(), role, a.event(r, t.ID, audit.RoleCreate, "")); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/admin/v1/tenants/"+t.Name+"/roles/"+role.Name)
@@ -412,7 +413,7 @@ func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Users.DeleteRole(r.Context(), t.ID, r.PathValue("role"), a.event(r, t.ID, "role.delete", "")); err != nil {
+	if err := a.Users.DeleteRole(r.Context(), t.ID, r.PathValue("role"), a.event(r, t.ID, audit.RoleDelete, "")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"log/slog"
 	"slices"
 	"sync"
@@ -136,7 +137,7 @@ func (m *Manager) Load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := m.Store.CreateKey(ctx, rec, store.Event{Time: m.Now(), Actor: "system", Action: "key.create", Target: rec.ID, Outcome: "success"}); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := m.Store.CreateKey(ctx, rec, store.Event{Time: m.Now(), Actor: "system", Action: audit.KeyCreate, Target: rec.ID, Outcome: "success"}); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("keys: %w", err)
 		}
 		if recs, err = m.Store.ListKeys(ctx); err != nil {

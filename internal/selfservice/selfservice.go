@@ -175,7 +175,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error
 			}
 		}
 	}
-	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, scopes, h.event(r, c, "pat.create"))
+	made, err := h.PATs.Create(r.Context(), c.tenant.ID, c.userID, in.Name, exp, scopes, h.event(r, c, audit.PATCreate))
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c caller) error
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, c caller) error {
 	id := r.PathValue("id")
-	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.userID, id, h.event(r, c, "pat.revoke")); err != nil {
+	if _, err := h.PATs.Revoke(r.Context(), c.tenant.ID, c.userID, id, h.event(r, c, audit.PATRevoke)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -211,7 +211,7 @@ func (h *Handler) listConsents(w http.ResponseWriter, r *http.Request, c caller)
 // revokeConsent withdraws the caller's consent for a client and ends the
 // client's sessions for them: its next authorization asks again.
 func (h *Handler) revokeConsent(w http.ResponseWriter, r *http.Request, c caller) error {
-	_, err := h.Consents.Revoke(r.Context(), c.tenant.ID, c.userID, r.PathValue("client_id"), h.event(r, c, consents.ActionRevoke))
+	_, err := h.Consents.Revoke(r.Context(), c.tenant.ID, c.userID, r.PathValue("client_id"), h.event(r, c, audit.OAuthConsentRevoke))
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoConsent
 	}
@@ -222,7 +222,7 @@ func (h *Handler) revokeConsent(w http.ResponseWriter, r *http.Request, c caller
 	return nil
 }
 
-func (h *Handler) event(r *http.Request, c caller, action string) store.Event {
+func (h *Handler) event(r *http.Request, c caller, action store.Action) store.Event {
 	return audit.New(r.Context(), h.Now().UTC(), c.tenant.ID, "user:"+c.userID, action, "", audit.Success)
 }
 

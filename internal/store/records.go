@@ -252,13 +252,17 @@ type Role struct {
 	Scopes   []string
 }
 
+// Action is what an activity-log record says happened; package audit names
+// every one.
+type Action string
+
 // Event is one activity-log record.
 type Event struct {
 	ID        int64
 	Time      time.Time
 	TenantID  string // empty for server-wide events
 	Actor     string // "admin:<id>", "client:<id>", "system"
-	Action    string // e.g. "client.create", "client.auth_failed"
+	Action    Action // e.g. "client.create", "client.auth_failed" (audit's constants)
 	Target    string
 	IP        string
 	UserAgent string

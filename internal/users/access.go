@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/audit"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -58,7 +59,7 @@ func (s *Service) endLostAccess(ctx context.Context, tenantID string, had map[st
 			continue
 		}
 		rev := ev
-		rev.Action, rev.Target = "oauth.family_revoke", id
+		rev.Action, rev.Target = audit.OAuthFamilyRevoke, id
 		rev.Detail = map[string]any{"reason": "the user lost API access"}
 		if _, err := s.Families.RevokeFamilies(ctx, store.FamilyFilter{TenantID: tenantID, UserID: id}, s.Now(), rev); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"log/slog"
 	"net/mail"
 	"slices"
@@ -334,7 +335,7 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string, ev store.Even
 		return nil
 	}
 	rev := ev
-	rev.Action, rev.Target = "oauth.family_revoke", id
+	rev.Action, rev.Target = audit.OAuthFamilyRevoke, id
 	_, err := s.Families.RevokeFamilies(ctx, store.FamilyFilter{TenantID: tenantID, UserID: id}, s.Now(), rev)
 	return err
 }

@@ -45,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func ev(action string) store.Event {
+func ev(action store.Action) store.Event {
 	return store.Event{Action: action, Actor: "admin:test", Outcome: "success"}
 }
 

@@ -74,7 +74,7 @@ var ctx = context.Background()
 // now is truncated to microseconds, the stores' time resolution.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-func ev(action, tenant string) store.Event {
+func ev(action store.Action, tenant string) store.Event {
 	return store.Event{Time: now(), TenantID: tenant, Actor: "admin:test", Action: action, Outcome: "success", IP: "127.0.0.1", UserAgent: "storetest"}
 }
 
@@ -514,7 +514,7 @@ func testDenyList(t *testing.T, s store.Store) {
 func testAudit(t *testing.T, s store.Store) {
 	base := now()
 	var evs []store.Event
-	for i, action := range []string{"client.create", "client.update", "tenant.update", "client.auth_failed", "client.delete"} {
+	for i, action := range []store.Action{"client.create", "client.update", "tenant.update", "client.auth_failed", "client.delete"} {
 		e := ev(action, "t1")
 		e.Time = base.Add(time.Duration(i) * time.Minute)
 		e.Detail = map[string]any{"i": float64(i)}
