@@ -107,7 +107,7 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 	switch {
 	case q.Get("response_type") != "code":
 		return a, "", &protocol.Error{Code: "unsupported_response_type", Description: "response_type must be code"}
-	case !slices.Contains(c.Client.Grants, "authorization_code"):
+	case !slices.Contains(c.Client.Grants, credential.GrantAuthorizationCode):
 		return a, "", protocol.ErrUnauthorizedClient.WithDescription("this client may not use the authorization code flow")
 	case q.Get("code_challenge_method") != "S256" || len(a.chal) != 43 || !unreserved(a.chal):
 		return a, "", protocol.ErrInvalidRequest.WithDescription("PKCE is required: code_challenge with code_challenge_method=S256 (plain is refused)")

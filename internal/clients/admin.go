@@ -17,7 +17,7 @@ import (
 )
 
 // Grants a client may be given today.
-var SupportedGrants = []string{"client_credentials", "authorization_code"}
+var SupportedGrants = []string{credential.GrantClientCredentials, credential.GrantAuthorizationCode}
 
 // Limits on client settings.
 const (
@@ -163,7 +163,7 @@ func hasDuplicates(list []string) bool {
 func (s *Service) Create(ctx context.Context, c *store.Client, ev store.Event) (string, error) {
 	now := s.Now().UTC()
 	if c.Grants == nil {
-		c.Grants = []string{"client_credentials"}
+		c.Grants = []string{credential.GrantClientCredentials}
 	}
 	if c.TokenFormat == "" {
 		c.TokenFormat = store.FormatJWT
@@ -227,7 +227,7 @@ func (s *Service) checkRedirects(c *store.Client, t *store.Tenant) error {
 			s.Log.Warn("client registered an http redirect URI", "tenant", t.Name, "client", c.ID, "redirect_uri", u)
 		}
 	}
-	if slices.Contains(c.Grants, "authorization_code") && len(c.RedirectURIs) == 0 {
+	if slices.Contains(c.Grants, credential.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		bad = append(bad, "the authorization_code grant needs at least one redirect URI")
 	}
 	if len(bad) > 0 {

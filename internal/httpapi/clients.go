@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"net/http"
 	"time"
 
@@ -103,7 +104,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := &store.Client{ID: secret.NewID("gc"), TenantID: t.ID, TokenFormat: store.FormatJWT,
-		Grants: []string{"client_credentials"}}
+		Grants: []string{credential.GrantClientCredentials}}
 	p := clientPatch(&in)
 	if err := p.Apply(c); err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
 )
 
 // Sentinel errors. Backends wrap driver errors into these.
@@ -45,7 +47,7 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // GrantAuthorizationCode is the grant that makes a client an "API
 // configuration" for the tenant policy OneActiveIntegration.
-const GrantAuthorizationCode = "authorization_code"
+const GrantAuthorizationCode = credential.GrantAuthorizationCode
 
 // OneIntegrationError refuses a second client with the authorization_code
 // grant in a tenant whose policy allows one; errors.Is(err, ErrLimit)
