@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/sessions"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/websession"
 )
@@ -109,7 +110,7 @@ func (s *Server) parseAuthz(ctx context.Context, q url.Values) (a *authzRequest,
 		return a, "", &protocol.Error{Code: "unsupported_response_type", Description: "response_type must be code"}
 	case !slices.Contains(c.Client.Grants, credential.GrantAuthorizationCode):
 		return a, "", protocol.ErrUnauthorizedClient.WithDescription("this client may not use the authorization code flow")
-	case q.Get("code_challenge_method") != "S256" || len(a.chal) != 43 || !unreserved(a.chal):
+	case q.Get("code_challenge_method") != "S256" || len(a.chal) != 43 || !sessions.Unreserved(a.chal):
 		return a, "", protocol.ErrInvalidRequest.WithDescription("PKCE is required: code_challenge with code_challenge_method=S256 (plain is refused)")
 	case len(a.state) > 512 || len(a.nonce) > 512 || !protocol.Printable(a.state) || !protocol.Printable(a.nonce):
 		return a, "", protocol.ErrInvalidRequest.WithDescription("state and nonce must be printable, at most 512 bytes")

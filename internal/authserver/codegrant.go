@@ -2,9 +2,6 @@ package authserver
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -55,17 +52,12 @@ func (s *Server) authorizationCode(ctx context.Context, c *clients.Resolved, p p
 		return nil, nil, protocol.AsError(err, s.Log)
 	}
 	now := s.Now()
-	// RFC 6749 §4.1.3: issued to this client, for this redirect_uri; RFC
-	// 7636 §4.6: the verifier hashes to the challenge.
-	if ac.ClientID != c.Client.ID || !now.Before(ac.ExpiresAt) {
+	switch err := sessions.CheckCode(ac, c.Client.ID, p.Get("redirect_uri"), verifier, now); {
+	case errors.Is(err, sessions.ErrBadCode):
 		return nil, nil, errBadCode
-	}
-	// RFC 6749 §4.1.3: required, and identical, if the authorization
-	// request included it.
-	if ac.RedirectURI != "" && p.Get("redirect_uri") != ac.RedirectURI {
+	case errors.Is(err, sessions.ErrRedirectMismatch):
 		return nil, nil, protocol.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
-	}
-	if !pkceMatches(verifier, ac.Challenge) {
+	case errors.Is(err, sessions.ErrVerifier):
 		return nil, nil, protocol.ErrInvalidGrant.WithDescription("code_verifier does not match the code_challenge (RFC 7636)")
 	}
 	u, userScopes, perr := s.apiUser(ctx, ac.TenantID, ac.UserID)
@@ -278,28 +270,6 @@ func (s *Server) userTokenRequest(c *clients.Resolved, u *store.User, scope, fam
 	return &token.Request{ClientID: c.Client.ID, TenantID: c.Tenant.ID, Tenant: c.Tenant.Name, Orgs: []string{c.Tenant.Name},
 		Subject: u.ID, Audience: aud, Scope: scope, Auth: credential.AuthorizationCode, TTL: c.TTL(s.DefaultTTL),
 		Format: c.Client.TokenFormat, SessionID: family}
-}
-
-// pkceMatches checks an RFC 7636 S256 verifier: 43 to 128 unreserved
-// characters whose SHA-256, base64url without padding, is the challenge.
-func pkceMatches(verifier, challenge string) bool {
-	if len(verifier) < 43 || len(verifier) > 128 || !unreserved(verifier) {
-		return false
-	}
-	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
-}
-
-// unreserved reports whether s uses only RFC 3986 unreserved characters.
-func unreserved(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
 }
 
 func mustJSON(v any) []byte {
