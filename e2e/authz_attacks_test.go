@@ -325,6 +325,19 @@ func TestAttackAPIKeyForSomeoneMorePowerful(t *testing.T) {
 	if _, err := s.Admin.CreateAPIKey(ctx, "acme", admin.APIKeyInput{Name: "ops", UserID: boss.ID}); err != nil {
 		t.Errorf("the operator makes a key for super: %v", err)
 	}
+	// Whoever makes it, a key acts within its holder: the operator's key
+	// for the member reads and cannot write.
+	opKey, err := s.Admin.CreateAPIKey(ctx, "acme", admin.APIKeyInput{Name: "member's", UserID: member.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := login(t, s, opKey.Key)
+	if r := call(t, s, "GET", "/api/acme/submissions", sess.access, nil); r.Status != 200 {
+		t.Errorf("the member's key reads: %d %s", r.Status, r.Body)
+	}
+	if r := call(t, s, "POST", "/api/acme/submissions", sess.access, strings.NewReader("{}")); r.Status != 403 {
+		t.Errorf("the member's key, made by the operator, writes: %d", r.Status)
+	}
 	// Nor can the admin hand out a role beyond their own.
 	st, _ := consolePost(t, s, "ca@acme.example", "/console/acme/users/"+member.ID, "/console/acme/users/"+member.ID,
 		url.Values{"role": {"program_member", "program_editor"}})
