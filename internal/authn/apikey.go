@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -66,17 +65,5 @@ func (a *Authenticator) apiKeyToken(ctx context.Context, c *token.Claims, now ti
 
 // apiKey finds a key by id, or remembers having done so (CacheTTL).
 func (a *Authenticator) apiKey(ctx context.Context, id string, now time.Time) (*store.APIKey, error) {
-	if k, err, ok := a.apiKeys.Get(id, now); ok {
-		return k, err
-	}
-	k, err := a.APIKeys.GetAPIKey(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		a.apiKeys.Fail(id, ErrInvalid, now.Add(a.CacheTTL))
-		return nil, ErrInvalid
-	case err != nil:
-		return nil, err
-	}
-	a.apiKeys.Put(id, k, now.Add(a.CacheTTL))
-	return k, nil
+	return lookup(a, a.apiKeys, id, now, func() (*store.APIKey, error) { return a.APIKeys.GetAPIKey(ctx, id) })
 }

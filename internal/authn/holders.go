@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/cache"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -62,28 +63,34 @@ func (a *Authenticator) tenant(ctx context.Context, by, v string, now time.Time)
 	if a.Tenants == nil {
 		return nil, ErrInvalid
 	}
-	key := by + v
-	if t, err, ok := a.tenants.Get(key, now); ok {
-		return t, err
+	// Names that match no tenant come from anyone: kept with the failures,
+	// so that they cannot push real tenants out.
+	return lookup(a, a.tenants, by+v, now, func() (*store.Tenant, error) {
+		if by == "id:" {
+			return a.Tenants.GetTenantByID(ctx, v)
+		}
+		return a.Tenants.GetTenant(ctx, v)
+	})
+}
+
+// lookup reads key from c, or fetches it and remembers the answer for
+// CacheTTL: what was found, or that nothing was (ErrInvalid: a credential
+// naming it is no good), so that junk cannot make every request a store
+// read. A store failure is no verdict and is not remembered.
+func lookup[K comparable, V any](a *Authenticator, c *cache.Cache[K, V], key K, now time.Time, fetch func() (V, error)) (V, error) {
+	if v, err, ok := c.Get(key, now); ok {
+		return v, err
 	}
-	var t *store.Tenant
-	var err error
-	if by == "id:" {
-		t, err = a.Tenants.GetTenantByID(ctx, v)
-	} else {
-		t, err = a.Tenants.GetTenant(ctx, v)
-	}
+	v, err := fetch()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		// Names that match no tenant come from anyone: kept with the
-		// failures, so that they cannot push real tenants out.
-		a.tenants.Fail(key, ErrInvalid, now.Add(a.CacheTTL))
-		return nil, ErrInvalid
+		c.Fail(key, ErrInvalid, now.Add(a.CacheTTL))
+		return v, ErrInvalid
 	case err != nil:
-		return nil, err
+		return v, err
 	}
-	a.tenants.Put(key, t, now.Add(a.CacheTTL))
-	return t, nil
+	c.Put(key, v, now.Add(a.CacheTTL))
+	return v, nil
 }
 
 // ForgetUsers drops what is cached of every user's access and roles: a

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -62,17 +61,5 @@ func (a *Authenticator) authenticatePAT(ctx context.Context, raw string, now tim
 // pat finds a PAT by digest, or remembers having done so (unknown digests
 // too: junk cannot make every request a query).
 func (a *Authenticator) pat(ctx context.Context, digest string, now time.Time) (*store.PAT, error) {
-	if p, err, ok := a.pats.Get(digest, now); ok {
-		return p, err
-	}
-	p, err := a.PATs.GetPATByDigest(ctx, digest)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		a.pats.Fail(digest, ErrInvalid, now.Add(a.CacheTTL))
-		return nil, ErrInvalid
-	case err != nil:
-		return nil, err
-	}
-	a.pats.Put(digest, p, now.Add(a.CacheTTL))
-	return p, nil
+	return lookup(a, a.pats, digest, now, func() (*store.PAT, error) { return a.PATs.GetPATByDigest(ctx, digest) })
 }

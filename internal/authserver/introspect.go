@@ -54,19 +54,11 @@ type Authenticator interface {
 // currently granted its tenant. The answer is the principal the token
 // stands for now: its scopes as far as its holder still has them.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	p, perr := protocol.ParseBody(w, r)
-	var caller *clients.Resolved
-	if perr == nil {
-		caller, perr = s.authenticateClient(r, p)
-	}
-	if perr == nil && p.Get("token") == "" {
-		perr = protocol.ErrInvalidRequest.WithDescription("token is required")
-	}
-	if perr != nil {
-		protocol.WriteError(w, perr, s.Log)
+	caller, raw, ok := s.callerAndToken(w, r)
+	if !ok {
 		return
 	}
-	who, err := s.Auth.AuthenticateFor(authn.Inspecting(r.Context()), p.Get("token"), caller.Tenant.Name)
+	who, err := s.Auth.AuthenticateFor(authn.Inspecting(r.Context()), raw, caller.Tenant.Name)
 	switch {
 	case err != nil && !authn.IsVerdict(err):
 		// Not a verdict on the token: "inactive" would tell the resource
@@ -143,11 +135,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// tokenRequest does the steps introspection and revocation share: decode the
-// body, authenticate the caller, read the token parameter and resolve it
-// (claims and owner are nil for a token that does not verify). When ok is
-// false the error response has been written.
-func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (caller *clients.Resolved, raw string, c *token.Claims, owner *clients.Resolved, ok bool) {
+// callerAndToken does the steps introspection and revocation share: decode
+// the body, authenticate the caller and read the token parameter. When ok
+// is false the error response has been written.
+func (s *Server) callerAndToken(w http.ResponseWriter, r *http.Request) (caller *clients.Resolved, raw string, ok bool) {
 	p, perr := protocol.ParseBody(w, r)
 	if perr == nil {
 		caller, perr = s.authenticateClient(r, p)
@@ -157,9 +148,18 @@ func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (caller *c
 	}
 	if perr != nil {
 		protocol.WriteError(w, perr, s.Log)
+		return nil, "", false
+	}
+	return caller, p.Get("token"), true
+}
+
+// tokenRequest is callerAndToken with the token resolved (claims and
+// owner are nil for a token that does not verify), for revocation.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (caller *clients.Resolved, raw string, c *token.Claims, owner *clients.Resolved, ok bool) {
+	caller, raw, ok = s.callerAndToken(w, r)
+	if !ok {
 		return nil, "", nil, nil, false
 	}
-	raw = p.Get("token")
 	c, owner, err := s.resolve(r, raw)
 	if err != nil {
 		protocol.WriteError(w, err, s.Log)
