@@ -8,6 +8,7 @@ package apikeys
 import (
 	"context"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"strings"
 	"time"
 
@@ -36,10 +37,13 @@ type Users interface {
 	MayActAs(ctx context.Context, g *users.Grantor, u *store.User) error
 }
 
-// InvalidError says what is wrong with a request for a key.
-type InvalidError struct{ Problem string }
+// InvalidError says what is wrong with a request for a key
+// (problem.Invalid, every domain's validation error).
+type InvalidError = problem.Invalid
 
-func (e *InvalidError) Error() string { return e.Problem }
+func invalidKey(problem string) error {
+	return &InvalidError{What: "API key", Problems: []string{problem}}
+}
 
 // Input asks for a key: a name, exactly one of a user and a client of the
 // tenant, and an optional expiry in the future.
@@ -83,11 +87,13 @@ func (s *Service) Create(ctx context.Context, t *store.Tenant, in Input, ev stor
 func (s *Service) check(ctx context.Context, t *store.Tenant, in *Input, now time.Time) error {
 	switch {
 	case in.Name == "" || len(in.Name) > 100 || !protocol.Printable(in.Name):
-		return &InvalidError{"name must be 1-100 printable characters"}
+		return invalidKey("name must be 1-100 printable characters")
 	case (in.UserID == "") == (in.ClientID == ""):
-		return &InvalidError{"give exactly one of user_id and client_id"}
+		return invalidKey("give exactly one of user_id and client_id")
 	case !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now):
-		return &InvalidError{"expires_at must be in the future"}
+		return invalidKey("expires_at must be in the future")
+	case in.ExpiresAt.After(protocol.MaxTime):
+		return invalidKey("expires_at must be no later than 9999-12-31")
 	}
 	if in.UserID != "" {
 		u, err := s.Users.Get(ctx, t.ID, in.UserID)

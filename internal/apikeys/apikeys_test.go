@@ -48,7 +48,7 @@ func TestCreateListRevoke(t *testing.T) {
 	} {
 		_, _, err := svc.Create(ctx, tns[0], tc.in, store.Event{})
 		var inv *apikeys.InvalidError
-		if tc.want != "" && (!errors.As(err, &inv) || !strings.Contains(inv.Problem, tc.want)) {
+		if tc.want != "" && (!errors.As(err, &inv) || !strings.Contains(strings.Join(inv.Problems, "; "), tc.want)) {
 			t.Errorf("%s: %v, want a problem about %q", name, err, tc.want)
 		}
 		if tc.want == "" && !errors.Is(err, store.ErrNotFound) {

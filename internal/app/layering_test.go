@@ -12,7 +12,7 @@ const module = "github.com/gatehouse/gatehouse/"
 // lower or equal layer (cmd → app → transport → domain → store).
 var rank = map[string]int{
 	"internal/secret": 0, "internal/protocol": 0, "internal/egress": 0, "internal/demoapi": 0, "internal/ratelimit": 0, "internal/loadgen": 0,
-	"internal/credential": 0, "internal/cache": 0, "internal/revocation": 0,
+	"internal/credential": 0, "internal/problem": 0, "internal/cache": 0, "internal/revocation": 0,
 	"internal/store": 1, "internal/store/sqlstore": 1, "internal/store/sqlite": 1, "internal/store/postgres": 1,
 	"internal/store/postgres/pgtest": 1, "internal/store/storetest": 1,
 	"internal/clients": 2, "internal/tenants": 2, "internal/keys": 2, "internal/token": 2, "internal/audit": 2, "internal/webhook": 2,

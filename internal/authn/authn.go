@@ -146,7 +146,7 @@ func (a *Authenticator) AuthenticateFor(ctx context.Context, raw, tenant string)
 		// another replica is told at once (RFC 7662 §2.2), at the price of
 		// one read.
 		if denied, err := a.Store.IsDenied(ctx, denyIDs(c)...); err != nil || denied {
-			return nil, cmp.Or(err, ErrRevoked)
+			return nil, cmp.Or[error](err, ErrRevoked)
 		}
 	}
 	switch c.Auth {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -69,14 +70,16 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // machine client's acting for itself).
 func (p *Principal) ActsForUser() bool { return p.UserID != "" }
 
-// Failure reasons; their text is safe to send in error_description.
+// Failure reasons; their text is safe to send in error_description. The
+// first three are 401 (problem.KindUnauthenticated: invalid_token on a
+// protected resource), the last 403.
 var (
-	ErrExpired = errors.New("the access token expired")
-	ErrInvalid = errors.New("the access token is invalid")
-	ErrRevoked = errors.New("the access token was revoked")
+	ErrExpired = problem.New(problem.KindUnauthenticated, "the access token expired", "")
+	ErrInvalid = problem.New(problem.KindUnauthenticated, "the access token is invalid", "")
+	ErrRevoked = problem.New(problem.KindUnauthenticated, "the access token was revoked", "")
 	// ErrNoAPIAccess: the token is good but the user it acts for has no
 	// API access now.
-	ErrNoAPIAccess = errors.New("the user the access token acts for has no API access")
+	ErrNoAPIAccess = problem.New(problem.KindForbidden, "the user the access token acts for has no API access", "")
 )
 
 // IsVerdict tells a judgement on a credential (ErrExpired, ErrInvalid,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -28,16 +29,17 @@ const (
 	maxNameLength = 200
 )
 
-// InvalidError lists what is wrong with a client specification.
-type InvalidError struct{ Problems []string }
-
-func (e *InvalidError) Error() string { return "invalid client: " + strings.Join(e.Problems, "; ") }
+// InvalidError lists what is wrong with a client specification
+// (problem.Invalid, every domain's validation error).
+type InvalidError = problem.Invalid
 
 // ErrTooManySecrets is returned by Rotate when two secrets are active.
-var ErrTooManySecrets = errors.New("clients: two secrets are active; retire one before rotating")
+var ErrTooManySecrets = problem.New(problem.KindConflict, "clients: two secrets are active; retire one before rotating",
+	"two secrets are active: retire one before rotating")
 
 // ErrLastSecret is returned when retiring the only secret.
-var ErrLastSecret = errors.New("clients: cannot retire the only secret; rotate first")
+var ErrLastSecret = problem.New(problem.KindConflict, "clients: cannot retire the only secret; rotate first",
+	"the only secret cannot be retired: rotate first")
 
 // Patch is a change to a client; nil fields are left as they are.
 type Patch struct {
@@ -142,7 +144,7 @@ func Validate(c *store.Client) error {
 		bad = append(bad, "owner_user_id must be a user id")
 	}
 	if len(bad) > 0 {
-		return &InvalidError{Problems: bad}
+		return &InvalidError{What: "client", Problems: bad}
 	}
 	return nil
 }
@@ -231,7 +233,7 @@ func (s *Service) checkRedirects(c *store.Client, t *store.Tenant) error {
 		bad = append(bad, "the authorization_code grant needs at least one redirect URI")
 	}
 	if len(bad) > 0 {
-		return &InvalidError{Problems: bad}
+		return &InvalidError{What: "client", Problems: bad}
 	}
 	return nil
 }
@@ -247,7 +249,7 @@ func (s *Service) checkOwner(ctx context.Context, tenantID, userID string) error
 	}
 	_, err := s.Owners.Get(ctx, tenantID, userID)
 	if errors.Is(err, store.ErrNotFound) {
-		return &InvalidError{Problems: []string{fmt.Sprintf("owner_user_id %q is not a user of the tenant", userID)}}
+		return &InvalidError{What: "client", Problems: []string{fmt.Sprintf("owner_user_id %q is not a user of the tenant", userID)}}
 	}
 	return err
 }
@@ -308,11 +310,11 @@ func (s *Service) Rotate(ctx context.Context, id string, previousExpiresIn time.
 func (s *Service) GrantTenant(ctx context.Context, id, tenantID string, ev store.Event) (*store.Client, error) {
 	return s.update(ctx, id, func(c *store.Client) error {
 		if tenantID == c.TenantID {
-			return &InvalidError{Problems: []string{"a client always covers its own tenant"}}
+			return &InvalidError{What: "client", Problems: []string{"a client always covers its own tenant"}}
 		}
 		if !slices.Contains(c.GrantedTenants, tenantID) {
 			if len(c.GrantedTenants) >= MaxListItems {
-				return &InvalidError{Problems: []string{fmt.Sprintf("at most %d granted tenants", MaxListItems)}}
+				return &InvalidError{What: "client", Problems: []string{fmt.Sprintf("at most %d granted tenants", MaxListItems)}}
 			}
 			c.GrantedTenants = append(c.GrantedTenants, tenantID)
 		}

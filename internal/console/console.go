@@ -23,12 +23,14 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clients"
 	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -213,7 +215,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) tenant(w http.ResponseWriter, r *http.Request) (*store.Tenant, bool) {
 	name := r.PathValue("tenant")
 	var t *store.Tenant
-	err := store.ErrNotFound
+	var err error = store.ErrNotFound
 	if tenants.ValidName(name) {
 		t, err = h.Tenants.GetTenant(r.Context(), name)
 	}
@@ -321,22 +323,52 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // fail renders an error as a page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
-	var pe *protocol.Error
-	var beyond *users.ErrBeyondGrantor
+	cl := problem.Classify(err)
+	cl.Logf(h.Log, "console", "path", r.URL.Path)
 	v := c.view("Something went wrong")
-	status := http.StatusInternalServerError
 	switch {
-	case errors.As(err, &pe):
-		status, v.Message = pe.Status, pe.Description
-	case errors.As(err, &beyond):
-		v.Title, status, v.Message = "Not allowed", http.StatusForbidden, "Not allowed: "+beyond.Error()+"."
-	case errors.Is(err, store.ErrNotFound):
-		status, v.Message = http.StatusNotFound, "That no longer exists."
-	default:
-		h.Log.Error("console", "path", r.URL.Path, "err", err)
+	case cl.Status == http.StatusNotFound:
+		v.Title, v.Message = "Not found", "That no longer exists."
+	case cl.Status == http.StatusServiceUnavailable:
+		v.Title, v.Message = "Unavailable", "Gatehouse cannot reach its database right now. Try again in a moment."
+	case cl.Status >= 500:
 		v.Message = "An internal error occurred. Try again in a moment."
+	default:
+		_, v.Message, _ = refusal(err)
+		if cl.Status == http.StatusForbidden {
+			v.Title = "Not allowed"
+		}
 	}
-	h.render(w, r, status, "message", v)
+	protocol.SetRetryAfter(w, cl.RetryAfter)
+	h.render(w, r, cl.Status, "message", v)
+}
+
+// refusal is what a page says of an error that is the caller's doing (a
+// request refused: invalid, forbidden, a conflict), with its status; ok is
+// false for a fault, which fail answers.
+func refusal(err error) (status int, msg string, ok bool) {
+	cl := problem.Classify(err)
+	if cl.Status >= 500 {
+		return 0, "", false
+	}
+	msg = cl.Description
+	if len(cl.Problems) > 0 {
+		msg = strings.Join(cl.Problems, "; ")
+	}
+	if cl.Status == http.StatusForbidden && !strings.HasPrefix(msg, "Not allowed") {
+		msg = "Not allowed: " + msg
+	}
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return cl.Status, upperFirst(msg), true
+}
+
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // assetServer adds caching and content-type sniffing protection to the

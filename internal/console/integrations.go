@@ -15,7 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenants"
-	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // integrationRow is a client as Admin > Integrations shows it.
@@ -126,23 +125,15 @@ func (h *Handler) mayHandOut(c *caller, cl *store.Client) error {
 
 // integrationProblem turns a refusal into what the page says, or "".
 func integrationProblem(err error) (int, string) {
-	var inv *clients.InvalidError
 	var one *store.OneIntegrationError
-	var notHanded *tenants.NotHandedOutError
-	var beyond *users.ErrBeyondGrantor
 	switch {
-	case errors.As(err, &notHanded):
-		return http.StatusForbidden, "Not allowed: " + notHanded.Error() + "."
-	case errors.As(err, &beyond):
-		return http.StatusForbidden, "Not allowed: " + beyond.Error() + "."
-	case errors.As(err, &inv):
-		return http.StatusBadRequest, strings.Join(inv.Problems, "; ")
 	case errors.As(err, &one):
 		return http.StatusConflict, "This tenant allows one active API configuration, and has one: delete it first."
 	case errors.Is(err, clients.ErrTooManySecrets):
 		return http.StatusConflict, "Two secrets are active: the previous one must expire (or be retired) before another rotation."
 	}
-	return 0, ""
+	status, msg, _ := refusal(err)
+	return status, msg
 }
 
 // fields splits a list typed with spaces, commas or new lines.

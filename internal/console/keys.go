@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikeys"
+	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/users"
 )
 
 // Clients reads a tenant's clients.
@@ -100,20 +100,17 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		if err != nil {
 			status, problem = http.StatusBadRequest, "The expiry must be a date."
 		}
-		in.ExpiresAt = day.Add(24 * time.Hour) // through the end of that day (UTC)
+		in.ExpiresAt = protocol.Earlier(day.Add(24*time.Hour), protocol.MaxTime) // through the end of that day (UTC)
 	}
 	var made *keyRow
 	if problem == "" {
 		k, raw, err := h.APIKeys.Create(r.Context(), c.tenant, in, h.event(r, c, "", ""))
-		var inv *apikeys.InvalidError
-		var beyond *users.ErrBeyondGrantor
+		st, msg, refused := refusal(err)
 		switch {
-		case errors.As(err, &inv):
-			status, problem = http.StatusBadRequest, inv.Problem
-		case errors.As(err, &beyond):
-			status, problem = http.StatusForbidden, "Not allowed: "+beyond.Error()+"."
 		case errors.Is(err, store.ErrNotFound):
 			status, problem = http.StatusBadRequest, "Choose a user or a client of this tenant."
+		case refused:
+			status, problem = st, msg
 		case err != nil:
 			return err
 		default:

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"net/http"
 	"strings"
@@ -94,17 +93,11 @@ func (h *Handler) create(r *http.Request, c *caller) (made *pats.Created, status
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	made, err = h.PATs.Create(r.Context(), c.tenant.ID, c.user.ID, name, exp, nil, h.event(r, c, audit.PATCreate, ""))
-	var inv *pats.InvalidError
-	var lim *store.PATLimitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return made, http.StatusOK, "", nil
-	case errors.As(err, &inv):
-		return nil, http.StatusBadRequest, strings.Join(inv.Problems, "; "), nil
-	case errors.As(err, &lim):
-		return nil, http.StatusConflict, lim.Error(), nil
-	case errors.Is(err, pats.ErrNoAPIAccess):
-		return nil, http.StatusForbidden, "Your account has no API access: ask an administrator to enable it.", nil
+	}
+	if status, msg, ok := refusal(err); ok {
+		return nil, status, msg, nil
 	}
 	return nil, 0, "", err
 }

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 )
 
@@ -94,13 +96,19 @@ func (g *Gateway) verifyBearer(ctx context.Context, hs []string, tenant string) 
 // lacks a right rather than a credential, and anything else means the
 // token could not be checked, which a retry may mend.
 func (g *Gateway) unverified(err error) *refusal {
-	switch {
-	case errors.Is(err, authn.ErrNoAPIAccess):
-		return challenged(decForbidden, protocol.ErrInsufficientScope.WithDescription(err.Error()), "")
-	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
-		return challenged(decUnauthenticated, protocol.ErrInvalidToken.WithDescription(err.Error()), "")
+	var pe *protocol.Error
+	if errors.As(protocol.BearerError(err), &pe) {
+		pe = pe.WithChallenge("") // refuse writes the gateway's own, with its realm
+		switch pe.Status {
+		case http.StatusForbidden:
+			return challenged(decForbidden, pe, "")
+		case http.StatusUnauthorized:
+			return challenged(decUnauthenticated, pe, "")
+		}
 	}
-	g.Log.Error("gateway: cannot verify a token", "err", err)
+	c := problem.Classify(err)
+	c.Log = max(c.Log, slog.LevelWarn)
+	c.Logf(g.Log, "gateway: cannot verify a token")
 	return refused(decUnavailable, errCannotVerify)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -187,49 +188,16 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return protocol.DecodeJSON(w, r, v, maxBody)
 }
 
+// writeError answers err (problem.Classify decides) in the admin API's
+// shape: admin.Error with the problems of an invalid request.
 func (a *API) writeError(w http.ResponseWriter, err error) {
-	var pe *protocol.Error
-	var ci *clients.InvalidError
-	var ti *tenants.InvalidError
-	var ui *users.InvalidError
-	var nf *store.NotFoundError
-	var oi *store.OneIntegrationError
-	switch {
-	case errors.As(err, &pe):
-		if pe.Challenge != "" {
-			w.Header().Set("WWW-Authenticate", protocol.Challenge(pe.Challenge, "gatehouse-admin", pe))
-		}
-		protocol.WriteJSON(w, pe.Status, admin.Error{Code: pe.Code, Description: pe.Description})
-	case errors.As(err, &ci):
-		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid client", Problems: ci.Problems})
-	case errors.As(err, &ti):
-		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid tenant", Problems: ti.Problems})
-	case errors.As(err, &ui):
-		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid " + ui.Kind, Problems: ui.Problems})
-	case errors.As(err, &nf):
-		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such " + nf.Kind + ": " + nf.ID})
-	case errors.Is(err, users.ErrLastSuper):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the tenant's last super user cannot lose the role or be deleted: give another user super first"})
-	case errors.Is(err, users.ErrRoleInUse):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the role is assigned to users: take it from them first"})
-	case errors.Is(err, users.ErrEmailTaken):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "a user with that email exists in the tenant (emails ignore case)"})
-	case errors.Is(err, store.ErrNotFound):
-		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such object"})
-	case errors.Is(err, clients.ErrTooManySecrets):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "two secrets are active: retire one before rotating"})
-	case errors.Is(err, clients.ErrLastSecret):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the only secret cannot be retired: rotate first"})
-	case errors.As(err, &oi):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: oi.Error()})
-	case errors.Is(err, store.ErrConflict):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "an object with that name or id already exists"})
-	case errors.Is(err, webhook.ErrNoWebhook):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "conflict", Description: "the tenant has no webhook: set settings.webhook_url first"})
-	default:
-		a.Log.Error("admin API error", "err", err)
-		protocol.WriteJSON(w, http.StatusInternalServerError, admin.Error{Code: "server_error", Description: "internal error"})
+	c := problem.Classify(err)
+	c.Logf(a.Log, "admin API")
+	if c.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", protocol.Challenge(c.Challenge, "gatehouse-admin", &protocol.Error{Code: c.Code, Description: c.Description}))
 	}
+	protocol.SetRetryAfter(w, c.RetryAfter)
+	protocol.WriteJSON(w, c.Status, admin.Error{Code: c.Code, Description: c.Description, Problems: c.Problems}) //nolint:errcheck // a fixed shape
 }
 
 // page reads ?limit= and ?after= list parameters.

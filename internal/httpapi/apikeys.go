@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -56,10 +55,6 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		want.ExpiresAt = *in.ExpiresAt
 	}
 	k, raw, err := a.APIKeys.Create(r.Context(), t, want, a.event(r, t.ID, "", ""))
-	var inv *apikeys.InvalidError
-	if errors.As(err, &inv) {
-		return protocol.ErrInvalidRequest.WithDescription(inv.Problem)
-	}
 	if err != nil {
 		return err
 	}

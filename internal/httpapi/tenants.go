@@ -226,7 +226,7 @@ func (a *API) testIdP(w http.ResponseWriter, r *http.Request) error {
 	}
 	issuer := cmp.Or(in.Issuer, t.Settings.IdP.Issuer)
 	if issuer == "" {
-		return &tenants.InvalidError{Problems: []string{"no issuer: give one, or configure idp.issuer first"}}
+		return &tenants.InvalidError{What: "tenant", Problems: []string{"no issuer: give one, or configure idp.issuer first"}}
 	}
 	out := admin.IdPTest{Issuer: issuer, KeyIDs: []string{}, Algs: []string{}}
 	m, kids, err := federation.Probe(r.Context(), a.Egress, issuer)

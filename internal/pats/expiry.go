@@ -3,6 +3,8 @@ package pats
 import (
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/protocol"
 )
 
 // Expiry is a requested token lifetime: a preset, a date, or never.
@@ -29,7 +31,7 @@ func ParseExpiry(s string) (Expiry, error) {
 		return Expiry{After: d}, nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return Expiry{At: t.Add(day)}, nil
+		return Expiry{At: protocol.Earlier(t.Add(day), protocol.MaxTime)}, nil // through that day
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return Expiry{At: t.UTC()}, nil
@@ -60,6 +62,9 @@ func (e Expiry) resolve(now time.Time, forbidNever bool, maxLife time.Duration) 
 	}
 	if maxLife > 0 && at.Sub(now) > maxLife {
 		bad = append(bad, fmt.Sprintf("this tenant allows tokens to live at most %s", days(maxLife)))
+	}
+	if at.After(protocol.MaxTime) {
+		bad = append(bad, "the expiry must be no later than 9999-12-31")
 	}
 	return at, bad
 }

@@ -2,7 +2,6 @@ package pats
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -19,16 +19,14 @@ import (
 // Errors. A limit refusal is a *store.PATLimitError (errors.Is ErrLimit).
 var (
 	// ErrNoAPIAccess refuses creating a token for a user without API access.
-	ErrNoAPIAccess = errors.New("pats: the user has no API access")
-	ErrNotFound    = store.ErrNotFound
+	ErrNoAPIAccess = problem.New(problem.KindForbidden, "pats: the user has no API access",
+		"API access is not enabled for you: ask an administrator")
+	ErrNotFound = store.ErrNotFound
 )
 
-// InvalidError lists what is wrong with a token request.
-type InvalidError struct{ Problems []string }
-
-func (e *InvalidError) Error() string {
-	return "invalid token request: " + strings.Join(e.Problems, "; ")
-}
+// InvalidError lists what is wrong with a token request (problem.Invalid,
+// every domain's validation error).
+type InvalidError = problem.Invalid
 
 // PrefixLen is how much of a token listings show: "gate_pat_" and four
 // characters of the random part.
@@ -105,7 +103,7 @@ func (s *Service) Create(ctx context.Context, tenantID, userID, name string, exp
 		}
 	}
 	if len(bad) > 0 {
-		return nil, &InvalidError{Problems: bad}
+		return nil, &InvalidError{What: "token request", Problems: bad}
 	}
 	if scopes != nil {
 		scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))

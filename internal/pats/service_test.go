@@ -2,6 +2,7 @@ package pats
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,10 @@ func TestCreateExpiries(t *testing.T) {
 		{"90 days", "90d", f.clock.Add(90 * 24 * time.Hour)},
 		{"custom date works through that day", "2026-04-15", time.Date(2026, 4, 16, 0, 0, 0, 0, time.UTC)},
 		{"custom instant", "2026-05-01T12:00:00+02:00", time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)},
+		// The last date there is lasts to its last second, not into year
+		// 10000, which no JSON encoder can write.
+		{"the last day", "9999-12-31", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{"the last instant", "9999-12-31T23:59:59Z", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
 		{"never", "never", time.Time{}},
 	}
 	for _, c := range cases {
@@ -92,6 +97,9 @@ func TestCreateExpiries(t *testing.T) {
 			}
 			if !got.PAT.ExpiresAt.Equal(c.want) {
 				t.Fatalf("expires %v, want %v", got.PAT.ExpiresAt, c.want)
+			}
+			if _, err := json.Marshal(got.PAT.ExpiresAt); err != nil {
+				t.Fatalf("the expiry cannot be written: %v", err)
 			}
 			if secret.Parse(got.Token, secret.PersonalAccessToken) != nil || !strings.HasPrefix(got.Token, got.PAT.Prefix) ||
 				len(got.PAT.Prefix) != PrefixLen {

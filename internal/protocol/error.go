@@ -1,16 +1,21 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/problem"
 )
 
-// Error is an OAuth 2.0 error response (RFC 6749 §5.2, RFC 6750 §3.1).
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2, RFC 6750 §3.1), and
+// the answer to any error (problem.Class, which AsError turns into one).
 // Values are never mutated once built; the With methods return copies.
 type Error struct {
 	Code        string
@@ -22,6 +27,11 @@ type Error struct {
 	Challenge string
 	// RetryAfter, when positive, is sent as an integer Retry-After header.
 	RetryAfter time.Duration
+	// Problems list what is invalid (the admin API sends them).
+	Problems []string
+	// Cause is the error this answers, for logs and errors.Is/As; never
+	// sent.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -29,6 +39,29 @@ func (e *Error) Error() string {
 		return e.Code
 	}
 	return e.Code + ": " + e.Description
+}
+
+// Unwrap is the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Is holds for another *Error of the same code and status: a template such
+// as ErrInvalidGrant matches every description made from it.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Status == e.Status
+}
+
+// Class is the error's own answer (problem.Classify reads it).
+func (e *Error) Class() problem.Class {
+	return problem.Class{Status: e.Status, Code: e.Code, Description: e.Description, Problems: e.Problems,
+		RetryAfter: e.RetryAfter, Challenge: e.Challenge, Cause: e.Cause}
+}
+
+// WithCause returns a copy that answers cause.
+func (e *Error) WithCause(cause error) *Error {
+	c := *e
+	c.Cause = cause
+	return &c
 }
 
 // WithDescription returns a copy with a human-readable description.
@@ -76,27 +109,20 @@ var (
 	ErrUnavailable          = newErr("temporarily_unavailable", http.StatusServiceUnavailable)
 )
 
-// AsError returns err as a protocol error. Anything that is not one becomes
-// server_error: its detail is logged and never sent (RFC 6749 §5.2 leaves
-// no room for internals in a response).
+// AsError returns err as a protocol error, classified by problem.Classify
+// (a dependency away is 503 with Retry-After, a validation error 400 with
+// its problems, …). Anything with no behaviour becomes server_error: its
+// detail is logged and never sent (RFC 6749 §5.2 leaves no room for
+// internals in a response).
 func AsError(err error, log *slog.Logger) *Error {
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe
 	}
-	// A dependency that could not be reached (store.ErrUnavailable) is a
-	// 503 the client may retry, not a 500.
-	var dep interface{ Unavailable() bool }
-	if errors.As(err, &dep) && dep.Unavailable() {
-		if log != nil {
-			log.Warn("dependency unavailable", "err", err)
-		}
-		return ErrUnavailable.WithDescription("the server cannot reach its database; retry shortly").WithRetryAfter(time.Second)
-	}
-	if log != nil {
-		log.Error("internal error", "err", err)
-	}
-	return ErrServer.WithDescription("internal error")
+	c := problem.Classify(err)
+	c.Logf(log, "request failed")
+	return &Error{Code: c.Code, Description: c.Description, Status: c.Status, Challenge: c.Challenge,
+		RetryAfter: c.RetryAfter, Problems: c.Problems, Cause: err}
 }
 
 // WriteError renders err as an RFC 6749 §5.2 JSON error response.
@@ -106,14 +132,34 @@ func WriteError(w http.ResponseWriter, err error, log *slog.Logger) {
 	if e.Challenge != "" {
 		h.Set("WWW-Authenticate", Challenge(e.Challenge, "", e))
 	}
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	SetRetryAfter(w, e.RetryAfter)
 	body := struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description,omitempty"`
 	}{e.Code, quote(e.Description)} // RFC 6749 §5.2: printable ASCII but " and \
 	WriteJSON(w, e.Status, body)
+}
+
+// BearerError is the RFC 6750 §3.1 answer to a credential a protected
+// resource refused: invalid_token (401) or insufficient_scope (403), with
+// the Bearer challenge; any other error (the credential could not be
+// checked) keeps its own class.
+func BearerError(err error) error {
+	switch c := problem.Classify(err); c.Status {
+	case http.StatusUnauthorized:
+		return ErrInvalidToken.WithDescription(c.Description).WithChallenge("Bearer").WithCause(err)
+	case http.StatusForbidden:
+		return ErrInsufficientScope.WithDescription(c.Description).WithChallenge("Bearer").WithCause(err)
+	}
+	return err
+}
+
+// SetRetryAfter sets Retry-After to d in whole seconds, rounded up (a
+// client that waits that long may pass); nothing when d is not positive.
+func SetRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 }
 
 // Challenge renders a WWW-Authenticate value (RFC 6750 §3 for Bearer,
@@ -161,12 +207,25 @@ func quote(s string) string {
 
 // WriteJSON writes v as JSON with the given status and no-store caching, as
 // RFC 6749 §5.1 requires for token responses and is right for every OAuth
-// and admin response.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+// and admin response. v is encoded before anything is sent: a value that
+// cannot be encoded is a 500 (logged by the caller's recovery of the
+// returned error), never a half-written answer with the status promised.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		err = fmt.Errorf("protocol: encode a %d answer: %w", status, err)
+		writeRaw(w, http.StatusInternalServerError, []byte(`{"error":"server_error","error_description":"internal error"}`+"\n"))
+		return err
+	}
+	writeRaw(w, status, buf.Bytes())
+	return nil
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+	w.Write(body) //nolint:errcheck // the client went away
 }

@@ -125,3 +125,17 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// A value that cannot be encoded is a 500 with a JSON error, never the
+// status promised with a half-written or empty body.
+func TestWriteJSONEncodesFirst(t *testing.T) {
+	w := httptest.NewRecorder()
+	err := WriteJSON(w, http.StatusCreated, map[string]any{"expires_at": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err == nil || w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"server_error"`) {
+		t.Fatalf("WriteJSON of an unencodable value: %v, %d %q", err, w.Code, w.Body.String())
+	}
+	w = httptest.NewRecorder()
+	if err := WriteJSON(w, http.StatusCreated, map[string]int{"a": 1}); err != nil || w.Code != http.StatusCreated || w.Body.String() != "{\"a\":1}\n" {
+		t.Fatalf("WriteJSON = %v, %d %q", err, w.Code, w.Body.String())
+	}
+}

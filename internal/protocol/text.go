@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -46,4 +47,18 @@ func Printable(s string) bool {
 func AuthScheme(h string) (scheme, credentials string) {
 	scheme, credentials, _ = strings.Cut(h, " ")
 	return strings.ToLower(scheme), strings.TrimSpace(credentials)
+}
+
+// MaxTime is the latest instant Gatehouse accepts from a caller:
+// RFC 3339 has four digits for the year, and Go's JSON encoder refuses a
+// time past it. A chosen expiry beyond it is refused, a date of its last
+// day lasts until it.
+var MaxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// Earlier is the earlier of a and b.
+func Earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

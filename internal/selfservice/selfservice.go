@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/consents"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/pats"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -105,13 +106,8 @@ func (h *Handler) authenticate(r *http.Request) (caller, error) {
 			Description: "a bearer token of the user is required"}
 	}
 	p, err := h.Auth.Authenticate(r.Context(), tok)
-	switch {
-	case errors.Is(err, authn.ErrNoAPIAccess):
-		return caller{}, protocol.ErrInsufficientScope.WithDescription(err.Error()).WithChallenge("Bearer")
-	case errors.Is(err, authn.ErrExpired), errors.Is(err, authn.ErrInvalid), errors.Is(err, authn.ErrRevoked):
-		return caller{}, protocol.ErrInvalidToken.WithDescription(err.Error()).WithChallenge("Bearer")
-	case err != nil:
-		return caller{}, err
+	if err != nil {
+		return caller{}, protocol.BearerError(err)
 	}
 	c := caller{userID: p.UserID}
 	switch {
@@ -247,25 +243,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // writeError renders err: rule violations with their own status, anything
 // unknown as server_error (logged, never sent).
 func (h *Handler) writeError(w http.ResponseWriter, err error) {
-	var pe *protocol.Error
-	var inv *pats.InvalidError
-	var lim *store.PATLimitError
-	switch {
-	case errors.As(err, &pe):
-		if pe.Challenge != "" {
-			w.Header().Set("WWW-Authenticate", protocol.Challenge(pe.Challenge, h.Realm, pe))
-		}
-		protocol.WriteJSON(w, pe.Status, admin.Error{Code: pe.Code, Description: pe.Description})
-	case errors.As(err, &inv):
-		protocol.WriteJSON(w, http.StatusBadRequest, admin.Error{Code: "invalid_request", Description: "invalid token request", Problems: inv.Problems})
-	case errors.As(err, &lim):
-		protocol.WriteJSON(w, http.StatusConflict, admin.Error{Code: "limit_reached", Description: lim.Error()})
-	case errors.Is(err, pats.ErrNoAPIAccess):
-		protocol.WriteJSON(w, http.StatusForbidden, admin.Error{Code: "forbidden", Description: "API access is not enabled for you: ask an administrator"})
-	case errors.Is(err, store.ErrNotFound):
-		protocol.WriteJSON(w, http.StatusNotFound, admin.Error{Code: "not_found", Description: "no such token"})
-	default:
-		h.Log.Error("self-service error", "err", err)
-		protocol.WriteJSON(w, http.StatusInternalServerError, admin.Error{Code: "server_error", Description: "internal error"})
+	c := problem.Classify(err)
+	c.Logf(h.Log, "self-service")
+	if c.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", protocol.Challenge(c.Challenge, h.Realm, &protocol.Error{Code: c.Code, Description: c.Description}))
 	}
+	protocol.SetRetryAfter(w, c.RetryAfter)
+	protocol.WriteJSON(w, c.Status, admin.Error{Code: c.Code, Description: c.Description, Problems: c.Problems}) //nolint:errcheck // a fixed shape
 }

@@ -65,6 +65,9 @@ func (e *PATLimitError) Error() string {
 // Is makes a PATLimitError an ErrLimit.
 func (e *PATLimitError) Is(target error) bool { return target == ErrLimit }
 
+// Limited is its behaviour (409 limit_reached).
+func (e *PATLimitError) Limited() bool { return true }
+
 // PATs persists personal access tokens. Mutations write their event in the
 // same transaction.
 type PATs interface {

@@ -2,34 +2,31 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/problem"
 )
 
-// Sentinel errors. Backends wrap driver errors into these.
+// Sentinel errors. Backends wrap driver errors into these. Each says what
+// it is through a behaviour (package problem), so every surface answers it
+// the same way without a switch of its own.
 var (
-	ErrNotFound = errors.New("store: not found")
-	ErrConflict = errors.New("store: conflict")
-	ErrReused   = errors.New("store: already used")
-	ErrLimit    = errors.New("store: limit reached")
+	ErrNotFound = problem.New(problem.KindNotFound, "store: not found", "no such object")
+	ErrConflict = problem.New(problem.KindConflict, "store: conflict", "an object with that name or id already exists")
+	ErrReused   = problem.New(problem.KindConflict, "store: already used", "")
+	ErrLimit    = problem.New(problem.KindLimited, "store: limit reached", "")
 	// ErrLastSuper refuses a change that would leave a tenant with users
 	// but none holding RoleSuper.
-	ErrLastSuper = errors.New("store: the tenant's last super user")
+	ErrLastSuper = problem.New(problem.KindConflict, "store: the tenant's last super user",
+		"the tenant's last super user cannot lose the role or be deleted: give another user super first")
 	// ErrUnavailable wraps errors that mean the database could not be
 	// reached or answered (a refused or lost connection, a restart, a
-	// timeout): the request may succeed if retried shortly.
-	ErrUnavailable error = unavailableError{}
+	// timeout): the request may succeed if retried shortly (503 with
+	// Retry-After on every surface).
+	ErrUnavailable = problem.New(problem.KindUnavailable, "store: unavailable",
+		"the server cannot reach its database; retry shortly")
 )
-
-type unavailableError struct{}
-
-func (unavailableError) Error() string { return "store: unavailable" }
-
-// Unavailable tells HTTP layers to answer 503 with Retry-After (see
-// protocol.AsError), without their importing the store.
-func (unavailableError) Unavailable() bool { return true }
 
 // RoleSuper is the role a tenant must keep at least one holder of; the
 // store enforces it in the transaction of every change that could remove
@@ -44,6 +41,9 @@ func (e *NotFoundError) Error() string { return "store: no such " + e.Kind + ": 
 
 // Is makes a NotFoundError an ErrNotFound.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// NotFound is its behaviour (404).
+func (e *NotFoundError) NotFound() bool { return true }
 
 // GrantAuthorizationCode is the grant that makes a client an "API
 // configuration" for the tenant policy OneActiveIntegration.
@@ -60,6 +60,9 @@ func (e *OneIntegrationError) Error() string {
 
 // Is makes a OneIntegrationError an ErrLimit.
 func (e *OneIntegrationError) Is(target error) bool { return target == ErrLimit }
+
+// Conflict is its behaviour (409: the existing one must go first).
+func (e *OneIntegrationError) Conflict() bool { return true }
 
 // Store is everything Gatehouse persists.
 type Store interface {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -22,10 +23,9 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // ValidName reports whether name can be a tenant's.
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
-// InvalidError lists what is wrong with a tenant.
-type InvalidError struct{ Problems []string }
-
-func (e *InvalidError) Error() string { return "invalid tenant: " + strings.Join(e.Problems, "; ") }
+// InvalidError lists what is wrong with a tenant (problem.Invalid, every
+// domain's validation error).
+type InvalidError = problem.Invalid
 
 // Validate checks a tenant's name and settings.
 func Validate(t *store.Tenant) error {
@@ -68,7 +68,7 @@ func Validate(t *store.Tenant) error {
 		}
 	}
 	if len(bad) > 0 {
-		return &InvalidError{Problems: bad}
+		return &InvalidError{What: "tenant", Problems: bad}
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (s *Service) Update(ctx context.Context, id string, mutate func(*store.Tena
 		name := t.Name
 		mutate(t)
 		if t.Name != name {
-			return &InvalidError{Problems: []string{"a tenant's name cannot change"}}
+			return &InvalidError{What: "tenant", Problems: []string{"a tenant's name cannot change"}}
 		}
 		t.UpdatedAt = s.Now().UTC()
 		return Validate(t)
@@ -249,6 +249,9 @@ type NotHandedOutError struct{ What []string }
 func (e *NotHandedOutError) Error() string {
 	return "the operator does not let this tenant's administrators hand out " + strings.Join(e.What, ", ")
 }
+
+// Forbidden is its behaviour (403).
+func (e *NotHandedOutError) Forbidden() bool { return true }
 
 func handOutProblems(h *store.HandOut) []string {
 	var bad []string

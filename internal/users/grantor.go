@@ -34,6 +34,9 @@ func (e *ErrBeyondGrantor) Error() string {
 	return "you cannot hand out " + e.What + ": it is more than your own roles grant"
 }
 
+// Forbidden is its behaviour (403).
+func (e *ErrBeyondGrantor) Forbidden() bool { return true }
+
 // MayGrantScopes checks that g holds every one of scopes.
 func (g *Grantor) MayGrantScopes(scopes []string) error {
 	if g.super {

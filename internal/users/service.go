@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -24,34 +25,29 @@ import (
 var (
 	// ErrBadCredentials is every Login failure: unknown email, wrong
 	// password, no password set.
-	ErrBadCredentials = errors.New("users: bad credentials")
+	ErrBadCredentials = problem.New(problem.KindUnauthenticated, "users: bad credentials", "the email or password is not right")
 	ErrNotFound       = store.ErrNotFound
 	// ErrLastSuper refuses removing super from (or deleting) a tenant's
 	// last super user.
 	ErrLastSuper = store.ErrLastSuper
 	// ErrRoleInUse refuses deleting a tenant role some user holds.
-	ErrRoleInUse = errors.New("users: the role is assigned to users")
-	// ErrEmailTaken is a store.ErrConflict: emails are unique per tenant,
-	// ignoring case.
-	ErrEmailTaken = fmt.Errorf("%w: a user with that email (ignoring case) exists in the tenant", store.ErrConflict)
+	ErrRoleInUse = problem.New(problem.KindConflict, "users: the role is assigned to users",
+		"the role is assigned to users: take it from them first")
+	// ErrEmailTaken: emails are unique per tenant, ignoring case; it is a
+	// store.ErrConflict.
+	ErrEmailTaken error = emailTaken{problem.New(problem.KindConflict, "users: email taken",
+		"a user with that email exists in the tenant (emails ignore case)")}
 )
 
-// InvalidError lists what is wrong with a user, group or role.
-type InvalidError struct {
-	Kind     string // "user", "group" or "role"
-	Problems []string
-}
+type emailTaken struct{ problem.Sentinel }
 
-func (e *InvalidError) Error() string {
-	return "invalid " + e.Kind + ": " + strings.Join(e.Problems, "; ")
-}
+func (emailTaken) Is(target error) bool { return target == store.ErrConflict }
 
-func invalid(kind string, bad []string) error {
-	if len(bad) == 0 {
-		return nil
-	}
-	return &InvalidError{Kind: kind, Problems: bad}
-}
+// InvalidError lists what is wrong with a user, group or role
+// (problem.Invalid, every domain's validation error).
+type InvalidError = problem.Invalid
+
+func invalid(kind string, bad []string) error { return problem.NewInvalid(kind, bad) }
 
 // Password bounds: NIST SP 800-63B §3.1.1.2 asks for at least 8
 // characters and room for 64; we ask for 12 and cap the input at 1 KiB.

@@ -10,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/problem"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // ErrNoWebhook refuses a Ping to a tenant without a webhook URL.
-var ErrNoWebhook = errors.New("webhook: the tenant has no webhook URL")
+var ErrNoWebhook = problem.New(problem.KindConflict, "webhook: the tenant has no webhook URL",
+	"the tenant has no webhook: set settings.webhook_url first")
 
 // Defaults for the Service's tuning fields left zero.
 const (
