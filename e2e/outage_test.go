@@ -38,6 +38,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apptest"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/websession"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/sdk/admin"
@@ -451,7 +452,25 @@ routes:
 	opaqueClient := setup(t, s, "acme", admin.ClientInput{Scopes: &scopes, TokenFormat: ptr("opaque")})
 	jwt := token(t, s, jwtClient, nil)
 	opaque := token(t, s, opaqueClient, nil)
-	pat := mintPAT(t, s, patUser(t, s, "acme", "outage@example.com"), "30d").Token
+	outageUser := patUser(t, s, "acme", "outage@example.com")
+	pat := mintPAT(t, s, outageUser, "30d").Token
+	// Every other surface, each with a good credential of its own: the
+	// admin API, self-service, the console (signed in) and an API-key login
+	// (throttle raised so that the load is not refused for itself).
+	logins := 100_000
+	setTenant(t, s, admin.TenantSettingsInput{APIKeyLoginsPerHour: &logins})
+	key, err := s.Admin.CreateAPIKey(ctx, "acme", admin.APIKeyInput{Name: "outage", UserID: outageUser.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browserOf := signedInClient(t, s, "outage@example.com")
+	consoleURL, _ := url.Parse(s.URL + "/console/acme/tokens")
+	var sessionCookie *http.Cookie
+	for _, c := range browserOf.Jar.Cookies(consoleURL) {
+		if c.Name == websession.SessionCookie {
+			sessionCookie = c
+		}
+	}
 
 	form := func(path string, v url.Values, user, pass string) func() *http.Request {
 		return func() *http.Request {
@@ -480,6 +499,22 @@ routes:
 		{"gateway-pat", get("/api/acme/submissions/1", pat), is200},
 		{"gateway-opaque", get("/api/acme/submissions/2", opaque), is200},
 		{"gateway-jwt", get("/api/acme/submissions/3", jwt), is200},
+		{"admin-api", func() *http.Request {
+			req, _ := http.NewRequest("GET", s.AdminURL()+"/admin/v1/tenants/acme/users", nil)
+			req.Header.Set("Authorization", "Bearer "+s.AdminToken)
+			return req
+		}, is200},
+		{"self-service", get("/auth/tokens", pat), is200},
+		{"console", func() *http.Request {
+			req, _ := http.NewRequest("GET", consoleURL.String(), nil)
+			req.AddCookie(sessionCookie)
+			return req
+		}, is200},
+		{"api-key-login", func() *http.Request {
+			req, _ := http.NewRequest("POST", s.URL+"/auth/login", strings.NewReader(`{"api_key":"`+key.Key+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			return req
+		}, is200},
 	}
 	readyz := outageProbe{"readyz", func() *http.Request { req, _ := http.NewRequest("GET", s.URL+"/readyz", nil); return req }, is200}
 	withReady := append(slices.Clone(probes), readyz)
@@ -671,6 +706,17 @@ routes:
 	os = byKind["gateway-pat"]
 	outageExpect(t, every(os, gatewayUnavailable),
 		"a gateway call with a PAT while PostgreSQL is down answers %s%s, want 503 temporarily_unavailable with Retry-After", outageTally(os), example(os, gatewayUnavailable))
+	// Every other surface answers the same: 503 with Retry-After (the
+	// console an HTML page), whoever the caller is.
+	for _, kind := range []string{"admin-api", "self-service", "api-key-login"} {
+		os = byKind[kind]
+		outageExpect(t, every(os, gatewayUnavailable),
+			"%s while PostgreSQL is down answers %s%s, want 503 temporarily_unavailable with Retry-After", kind, outageTally(os), example(os, gatewayUnavailable))
+	}
+	os = byKind["console"]
+	consoleUnavailable := func(o outageOutcome) bool { return o.err == nil && o.status == 503 && o.retryAfter != "" }
+	outageExpect(t, every(os, consoleUnavailable),
+		"the console while PostgreSQL is down answers %s%s, want a 503 page with Retry-After", outageTally(os), example(os, consoleUnavailable))
 	// An opaque token seen before the outage is as good as a JWT: its row
 	// was read once and is remembered until it expires (revocation is the
 	// deny list's, in memory), its client served stale.

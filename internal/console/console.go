@@ -219,11 +219,12 @@ func (h *Handler) tenant(w http.ResponseWriter, r *http.Request) (*store.Tenant,
 	if tenants.ValidName(name) {
 		t, err = h.Tenants.GetTenant(r.Context(), name)
 	}
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			h.Log.Error("console: tenant lookup", "err", err)
-		}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		h.render(w, r, http.StatusNotFound, "message", view{Title: "Not found", Message: "There is no such tenant."})
+		return nil, false
+	case err != nil:
+		h.fail(w, r, &caller{tenant: &store.Tenant{Name: name}}, err)
 		return nil, false
 	}
 	return t, true
@@ -236,8 +237,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tena
 	if uid != "" {
 		var err error
 		if u, err = h.Users.Get(r.Context(), t.ID, uid); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.Log.Error("console: user lookup", "err", err)
-			h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
+			h.fail(w, r, &caller{tenant: t}, err)
 			return nil, false
 		}
 	}
@@ -251,8 +251,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, t *store.Tena
 	}
 	scopes, err := h.Users.Scopes(r.Context(), u)
 	if err != nil {
-		h.Log.Error("console: scopes", "err", err)
-		h.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Unavailable", Message: "Try again in a moment."})
+		h.fail(w, r, &caller{tenant: t, user: u}, err)
 		return nil, false
 	}
 	return &caller{tenant: t, user: u, scopes: scopes, admin: slices.Contains(scopes, adminScope), owner: slices.Contains(scopes, settingsScope)}, true
