@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,12 +107,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			a.Close()
 		}
 	}()
+	// Every setting is checked, and the master key read, before anything
+	// is bound or opened: a busy port must not hide a bad setting.
+	pre := cfg
+	pre.Finish()
+	if err := pre.Validate(); err != nil {
+		return nil, err
+	}
+	sealer, err := a.sealer()
+	if err != nil {
+		return nil, err
+	}
+	a.masterKey = sealer
 	if a.publicLn, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("public listener: %w", err)
 	}
 	if a.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
+	// The issuer may name the bound address (dev mode, port 0).
 	a.Config.Addr, a.Config.AdminAddr = a.publicLn.Addr().String(), a.adminLn.Addr().String()
 	a.Config.Finish()
 	if err := a.Config.Validate(); err != nil {
@@ -129,11 +144,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	// authenticator at once (authn.Watch); its other fields are set below.
 	a.Auth = &authn.Authenticator{Store: raw, Log: log, Now: a.now, CacheTTL: cfg.DenyListRefresh}
 	a.Store = a.Auth.Watch(raw)
-	sealer, err := a.sealer()
-	if err != nil {
-		return nil, err
-	}
-	a.masterKey = sealer
 	a.Keys = &keys.Manager{Store: a.Store, Sealer: sealer, Alg: jose.SignatureAlgorithm(cfg.SigningAlg),
 		Overlap: keys.MaxTokenLifetime, PublishAhead: cfg.KeyPublishAhead, Log: log, Now: a.now}
 	if err := a.Keys.Load(ctx); err != nil {
@@ -230,12 +240,43 @@ func (a *App) ReloadRoutes() error {
 	return nil
 }
 
-// OpenStore opens the backend named by a --db value.
+// OpenStore opens the backend named by a --db value. A failure names the
+// database (its password left out) and the cause, and is a nil store,
+// never a typed nil one.
 func OpenStore(ctx context.Context, db string) (store.Store, error) {
 	if path, ok := strings.CutPrefix(db, "sqlite:"); ok {
-		return sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open the database %s: %w", db, err)
+		}
+		return s, nil
 	}
-	return postgres.Open(ctx, db)
+	s, err := postgres.Open(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %s", redact(db), oneLine(err))
+	}
+	return s, nil
+}
+
+// oneLine is err's text on one line, each line once: pgx reports every
+// address it tried on a line of its own, often twice (with and without TLS).
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// redact is a database URL without its password.
+func redact(db string) string {
+	u, err := url.Parse(db)
+	if err != nil {
+		return "(a PostgreSQL URL that does not parse)"
+	}
+	return u.Redacted()
 }
 
 // sealer returns the master-key sealer; in dev mode a key is generated into

@@ -73,8 +73,11 @@ type DB struct {
 	Pool *pgxpool.Pool
 }
 
-// Close closes the SQL handle and the pool.
+// Close closes the SQL handle and the pool (a nil DB has nothing to close).
 func (d *DB) Close() error {
+	if d == nil {
+		return nil
+	}
 	err := d.DB.Close()
 	d.Pool.Close()
 	return err
