@@ -73,8 +73,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"JSON with an object value", "POST", "application/json", "", `{"grant_type":{"a":1}}`, 400, "invalid_request", ""},
 		{"JSON trailing data", "POST", "application/json", "", `{"grant_type":"client_credentials"} {}`, 400, "invalid_request", ""},
 		{"malformed form", "POST", "application/x-www-form-urlencoded", "", "grant_type=%zz", 400, "invalid_request", ""},
-		{"wrong content type", "POST", "text/plain", "", with("grant_type", "client_credentials"), 415, "invalid_request", ""},
-		{"no content type", "POST", "", "", with("grant_type", "client_credentials"), 415, "invalid_request", ""},
+		{"wrong content type", "POST", "text/plain", "", with("grant_type", "client_credentials"), 400, "invalid_request", ""},
+		{"no content type", "POST", "", "", with("grant_type", "client_credentials"), 400, "invalid_request", ""},
 		{"oversized body (64 KiB cap)", "POST", "application/x-www-form-urlencoded", "", with("grant_type", "client_credentials", "pad", strings.Repeat("a", 70<<10)), 413, "invalid_request", ""},
 		{"GET is not allowed", "GET", "", "", "", 405, "invalid_request", ""},
 	}

@@ -24,7 +24,7 @@ import (
 // repeats refused); forms are not part of this API.
 func body(w http.ResponseWriter, r *http.Request) (protocol.Params, error) {
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		return nil, protocol.ErrUnsupportedMediaType.WithDescription("Content-Type must be application/json")
+		return nil, protocol.ErrInvalidRequest.WithDescription("Content-Type must be application/json") // RFC 6749 §5.2
 	}
 	p, perr := protocol.ParseBody(w, r)
 	if perr != nil {

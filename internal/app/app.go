@@ -363,7 +363,7 @@ func (a *App) buildServers(bootstrap *secret.Digest) {
 	a.mountHealth(pub)
 	pub.Handle("/", a.Gateway)
 	publicHandler := httpx.Chain(pub, httpx.Meta(proxies), httpx.Observe(httpx.NewMetrics(a.Registry, "public"), log),
-		httpx.Recover(log), httpx.SecurityHeaders, httpx.RequireHTTPS(proxies, cfg.Dev || cfg.TLSCert != ""))
+		httpx.Recover(log), httpx.SecurityHeaders, httpx.RequireHTTPS(proxies, cfg.Dev || cfg.TLSCert != ""), httpx.CanonicalPaths)
 	a.public = httpx.Server(cfg.Addr, publicHandler, log)
 	if cfg.TLSCert != "" {
 		a.public.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

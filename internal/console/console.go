@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/apikeys"
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -371,9 +372,14 @@ func upperFirst(s string) string {
 }
 
 // assetServer adds caching and content-type sniffing protection to the
-// embedded assets.
+// embedded assets. A path that cannot name one (invalid UTF-8, "%ff") is a
+// 404, not the file server's 500.
 func assetServer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name := strings.TrimPrefix(r.URL.Path, "/"); !utf8.ValidString(name) || (name != "" && !fs.ValidPath(name)) {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(w, r)

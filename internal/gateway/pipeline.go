@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 )
 
@@ -173,22 +173,7 @@ func (g *Gateway) checkScope(x *exchange) *refusal {
 }
 
 // unsafePath refuses paths an upstream might read differently from the
-// gateway: dot segments (plain or encoded: ServeMux cleans only what was
-// sent), their ";" variants, encoded slashes and backslashes, and NUL. The
-// tenant and route were decided on the decoded path; the upstream must see
-// that same path.
-func unsafePath(r *http.Request) string {
-	p := r.URL.Path
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
-		return "the path is not in canonical form"
-	}
-	if raw := strings.ToLower(r.URL.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
-		return "encoded slashes are not allowed in the path"
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "." || seg == ".." || strings.HasPrefix(seg, ".;") || strings.HasPrefix(seg, "..;") {
-			return "the path is not in canonical form"
-		}
-	}
-	return ""
-}
+// gateway (httpx.PathProblem: dot segments and their look-alikes, encoded
+// slashes): the tenant and route were decided on the decoded path, and the
+// upstream must see that same path.
+func unsafePath(r *http.Request) string { return httpx.PathProblem(r) }

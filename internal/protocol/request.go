@@ -33,12 +33,14 @@ func ParseBody(w http.ResponseWriter, r *http.Request, multi ...string) (Params,
 	if r.Method != http.MethodPost {
 		return nil, ErrMethodNotAllowed.WithDescription("use POST")
 	}
+	// RFC 6749 §5.2: a request the endpoint cannot read is
+	// invalid_request, 400 (not HTTP's 415), as integrators' clients expect.
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil && r.Header.Get("Content-Type") != "" {
-		return nil, ErrUnsupportedMediaType.WithDescription("malformed Content-Type")
+		return nil, ErrInvalidRequest.WithDescription("malformed Content-Type")
 	}
 	if ct != "application/x-www-form-urlencoded" && ct != "application/json" {
-		return nil, ErrUnsupportedMediaType.WithDescription("Content-Type must be application/x-www-form-urlencoded or application/json")
+		return nil, ErrInvalidRequest.WithDescription("Content-Type must be application/x-www-form-urlencoded or application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
