@@ -220,7 +220,7 @@ func (s *Server) authorizeForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, a *authzRequest) {
 	ctx := r.Context()
-	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+	email := store.EmailKey(strings.TrimSpace(r.PostForm.Get("email")))
 	meta := audit.MetaFrom(ctx)
 	again := func(status int, msg string) {
 		s.render(w, r, status, "login", loginPage(a, email, msg))

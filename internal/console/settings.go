@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/protocol"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -211,7 +212,11 @@ func (h *Handler) testIdP(w http.ResponseWriter, r *http.Request, c *caller) err
 	if sf.Issuer == "" {
 		res.Error = "Enter the issuer URL first."
 	} else if m, kids, err := federation.Probe(r.Context(), h.Egress, sf.Issuer); err != nil {
-		res.Error = err.Error()
+		h.Log.Info("console: identity provider test failed", "tenant", c.tenant.Name, "err", err)
+		res.Error = egress.Describe(err) // the policy, never the addresses behind it
+		if res.Error == err.Error() {
+			res.Error = protocol.Clean(res.Error, 300)
+		}
 		if m != nil {
 			res.JWKSURI = m.JWKSURI
 		}

@@ -24,7 +24,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, t *store.Tenant
 		h.render(w, r, err.(*protocol.Error).Status, "signin", v)
 		return
 	}
-	v.Email = strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+	v.Email = store.EmailKey(strings.TrimSpace(r.PostForm.Get("email")))
 	v.Next = safeNext(t, r.PostForm.Get("next"))
 	if wait, ok := websession.ThrottleLogin(ctx, h.Limiter, audit.MetaFrom(ctx).IP, t.ID, v.Email); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))

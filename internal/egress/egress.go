@@ -10,6 +10,7 @@ package egress
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("egress: cannot check address %q: %w", address, err)
 	}
 	if !Public(ap.Addr()) {
-		return fmt.Errorf("%w (%s)", ErrDestination, ap.Addr())
+		return ErrDestination // never the address: a tenant must not map the operator's network
 	}
 	return nil
 }
@@ -223,4 +224,40 @@ func Get(ctx context.Context, c *http.Client, url string, accept string) ([]byte
 		return nil, fmt.Errorf("egress: GET %s: %s", url, resp.Status)
 	}
 	return body, nil
+}
+
+// Describe is what a tenant may read of a failed fetch of a URL they
+// chose: the policy or the kind of failure, never an address a name
+// resolved to, nor the resolver's (they map the operator's network).
+func Describe(err error) string {
+	var dns *net.DNSError
+	var ne net.Error
+	var cert *tls.CertificateVerificationError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrDestination):
+		return "the destination is not a public address"
+	case errors.Is(err, ErrScheme):
+		return "only https URLs may be fetched"
+	case errors.Is(err, ErrTooLarge):
+		return "the response is too large"
+	case errors.Is(err, ErrRedirects):
+		return "too many redirects"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "the host name does not resolve"
+	case errors.As(err, &dns):
+		return "the host name could not be resolved"
+	case errors.As(err, &cert):
+		return "the destination's TLS certificate is not valid"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the destination refused the connection"
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "the destination did not answer in time"
+	case errors.As(err, &ne):
+		return "the destination could not be reached"
+	}
+	// Not a network failure: a status or a document of the tenant's own
+	// service, which it may read.
+	return err.Error()
 }

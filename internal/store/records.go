@@ -319,3 +319,19 @@ type IssuedToken struct {
 	JTI       string    `json:"jti"`
 	ExpiresAt time.Time `json:"exp"`
 }
+
+// EmailKey is the one form emails are compared in, by sign-in, identity
+// providers' tokens and the admin API alike: ASCII letters folded to lower
+// case and nothing else. Unicode case folding would let a look-alike match
+// an address it is not ("\u212Aen@…", with the Kelvin sign, folds to
+// "ken@…"); users' emails are refused a non-ASCII local part
+// (users.ValidEmail), so no look-alike can be one.
+func EmailKey(email string) string {
+	b := []byte(email)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

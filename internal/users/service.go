@@ -158,13 +158,25 @@ func (s *Service) HasAPIAccess(ctx context.Context, u *store.User) (bool, error)
 }
 
 // ValidEmail reports whether e is a bare address (no display name) that
-// net/mail accepts, at most MaxEmail bytes.
+// net/mail accepts, at most MaxEmail bytes, with an ASCII local part: the
+// part before "@" is what sign-in and identity providers match, ASCII
+// case folded only (store.EmailKey), and a non-ASCII one could be a
+// look-alike of another user's.
 func ValidEmail(e string) bool {
 	if e == "" || len(e) > MaxEmail || !protocol.Printable(e) {
 		return false
 	}
 	a, err := mail.ParseAddress(e)
-	return err == nil && a.Name == "" && a.Address == e
+	if err != nil || a.Name != "" || a.Address != e {
+		return false
+	}
+	local := e[:strings.LastIndexByte(e, '@')]
+	for i := 0; i < len(local); i++ {
+		if local[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func passwordProblems(pw string) []string {
@@ -199,7 +211,7 @@ type prepared struct {
 func (s *Service) prepare(ctx context.Context, tenantID string, p *Patch, creating bool) (*prepared, error) {
 	var bad []string
 	if (creating || p.Email != nil) && (p.Email == nil || !ValidEmail(*p.Email)) {
-		bad = append(bad, fmt.Sprintf("email must be an address like name@example.com, at most %d bytes", MaxEmail))
+		bad = append(bad, fmt.Sprintf("email must be an address like name@example.com, at most %d bytes, its part before @ in ASCII", MaxEmail))
 	}
 	if p.Name != nil && (len(*p.Name) > maxNameLength || !protocol.Printable(*p.Name)) {
 		bad = append(bad, fmt.Sprintf("name must be printable text of at most %d bytes", maxNameLength))

@@ -35,7 +35,7 @@ func scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
 // userArgs are the values of userCols, with email_lower last.
 func userArgs(u *store.User) []any {
 	return []any{u.ID, u.TenantID, u.Email, u.Name, u.PasswordHash, toJSON(nonNil(u.Roles)), u.APIEnabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), micros(u.LastLoginAt), toJSON(u.RateLimits), strings.ToLower(u.Email)}
+		micros(u.CreatedAt), micros(u.UpdatedAt), micros(u.LastLoginAt), toJSON(u.RateLimits), store.EmailKey(u.Email)}
 }
 
 // CreateUser implements store.Users.
@@ -63,7 +63,7 @@ func (s *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
 func (s *DB) GetUserByEmail(ctx context.Context, tenantID, email string) (*store.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return s.getUser(ctx, `tenant_id = $1 AND email_lower = $2`, tenantID, strings.ToLower(email))
+	return s.getUser(ctx, `tenant_id = $1 AND email_lower = $2`, tenantID, store.EmailKey(email))
 }
 
 func (s *DB) getUser(ctx context.Context, where string, args ...any) (*store.User, error) {
